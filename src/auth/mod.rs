@@ -1,0 +1,710 @@
+//! Users, sessions and tokens. The core knows nothing of HTTP: it answers with
+//! [`Error`], which `api.rs` turns into statuses.
+//!
+//! Invariants:
+//! - `users.json` and `sessions.json` are written (atomically) before a change is
+//!   acknowledged; a crash loses nothing that was answered.
+//! - Every token carries the id of its login ("family"). A token is valid only while
+//!   its family is live, so logout, a password change, a deletion, or the reuse of a
+//!   rotated refresh token ends access tokens too.
+//! - Authorization uses the user's level as stored now, not the one in the token.
+//! - There is always at least one Root.
+
+pub mod api;
+pub mod jwt;
+pub mod password;
+pub mod throttle;
+
+use crate::config::AuthConfig;
+use crate::events::now_s;
+use crate::store;
+use jwt::Claims;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use throttle::Throttle;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Level {
+    User,
+    Admin,
+    Root,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::User => "User",
+            Level::Admin => "Admin",
+            Level::Root => "Root",
+        }
+    }
+}
+
+/// A user as the API shows it: never a hash.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub level: Level,
+    pub created_at: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct UserRecord {
+    #[serde(flatten)]
+    user: User,
+    password_hash: String,
+}
+
+/// One login and every token rotated from it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Family {
+    user_id: String,
+    created_at: u64,
+    expires_at: u64,
+    /// The only refresh token of the family that may be used now.
+    current_jti: String,
+    revoked: bool,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct UsersFile {
+    users: Vec<UserRecord>,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct SessionsFile {
+    families: BTreeMap<String, Family>,
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub id: String,
+    pub name: String,
+    pub level: Level,
+    pub created_at: u64,
+    pub claims: Claims,
+}
+
+/// What a login or refresh hands out.
+#[derive(Debug, Serialize)]
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    pub user: User,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Error {
+    Invalid(String),
+    Unauthenticated(String),
+    Forbidden(String),
+    NotFound(String),
+    Conflict(String),
+    Throttled { retry_after_s: u64 },
+    Storage(String),
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Error {
+        Error::Storage(e.to_string())
+    }
+}
+
+/// Changes to a user (PATCH); `None` leaves a field as it is.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    pub name: Option<String>,
+    pub password: Option<String>,
+    pub level: Option<Level>,
+    pub current_password: Option<String>,
+}
+
+struct State {
+    users: Vec<UserRecord>,
+    families: BTreeMap<String, Family>,
+}
+
+pub struct Auth {
+    state: Mutex<State>,
+    secret: Vec<u8>,
+    settings: AuthConfig,
+    users_path: PathBuf,
+    sessions_path: PathBuf,
+    throttle: Throttle,
+    /// Verified against when the name is unknown, so that timing does not tell
+    /// which names exist.
+    dummy_hash: String,
+}
+
+pub fn valid_name(name: &str) -> bool {
+    (1..=32).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+}
+
+fn check_password_rules(p: &str) -> Result<(), Error> {
+    if p.chars().count() < 8 {
+        return Err(Error::Invalid("password: at least 8 characters".into()));
+    }
+    if p.len() > 1024 {
+        return Err(Error::Invalid("password: at most 1024 bytes".into()));
+    }
+    Ok(())
+}
+
+/// The signing secret: `AUTH_SECRET`, else `auth.secret_file`, else
+/// `<state_dir>/secret.key` (64 random bytes, made on first start).
+fn load_secret(settings: &AuthConfig, state_dir: &Path) -> Result<Vec<u8>, String> {
+    if let Some(s) = std::env::var_os("AUTH_SECRET").filter(|s| !s.is_empty()) {
+        use std::os::unix::ffi::OsStrExt;
+        return Ok(s.as_bytes().to_vec());
+    }
+    if let Some(file) = &settings.secret_file {
+        let mut bytes = std::fs::read(file).map_err(|e| format!("auth.secret_file {}: {e}", file.display()))?;
+        while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+            bytes.pop();
+        }
+        if bytes.len() < 32 {
+            return Err(format!("auth.secret_file {}: use at least 32 bytes", file.display()));
+        }
+        return Ok(bytes);
+    }
+    let path = state_dir.join("secret.key");
+    match std::fs::read(&path) {
+        Ok(bytes) if bytes.len() >= 32 => Ok(bytes),
+        Ok(_) => Err(format!("{} is too short; delete it to make a new one", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let secret = crate::random::bytes::<64>().map_err(|e| e.to_string())?;
+            store::write_atomic(&path, &secret, 0o600).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(secret.to_vec())
+        }
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+impl Auth {
+    /// Load users and sessions from `state_dir`, creating `root` on first start.
+    pub fn open(settings: &AuthConfig, state_dir: &Path) -> Result<Auth, String> {
+        let secret = load_secret(settings, state_dir)?;
+        let users_path = state_dir.join("users.json");
+        let sessions_path = state_dir.join("sessions.json");
+        let users: UsersFile = store::read_json(&users_path).map_err(|e| e.to_string())?.unwrap_or_default();
+        let sessions: SessionsFile = store::read_json(&sessions_path)
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default();
+        let dummy_hash = password::hash("not a password", settings.pbkdf2_iterations).map_err(|e| e.to_string())?;
+        let auth = Auth {
+            state: Mutex::new(State {
+                users: users.users,
+                families: sessions.families,
+            }),
+            secret,
+            throttle: Throttle::new(
+                settings.throttle_free_attempts.max(1),
+                Duration::from_secs(settings.throttle_max_delay_s.max(1)),
+            ),
+            settings: settings.clone(),
+            users_path,
+            sessions_path,
+            dummy_hash,
+        };
+        auth.create_first_root(state_dir)?;
+        {
+            let mut state = auth.lock();
+            let before = state.families.len();
+            prune(&mut state.families, now_s());
+            if state.families.len() != before {
+                auth.save_sessions(&state).map_err(|e| format!("{e:?}"))?;
+            }
+        }
+        Ok(auth)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn create_first_root(&self, state_dir: &Path) -> Result<(), String> {
+        if !self.lock().users.is_empty() {
+            return Ok(());
+        }
+        let file = state_dir.join("initial-root-password");
+        let (password, from_env) = match std::env::var("PISTACK_ROOT_PASSWORD") {
+            Ok(p) if !p.is_empty() => (p, true),
+            _ => (crate::random::password().map_err(|e| e.to_string())?, false),
+        };
+        check_password_rules(&password).map_err(|_| "PISTACK_ROOT_PASSWORD: use at least 8 characters".to_string())?;
+        if !from_env {
+            store::write_atomic(&file, format!("{password}\n").as_bytes(), 0o600)
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+        }
+        self.create_user("root", &password, Level::Root).map_err(|e| format!("{e:?}"))?;
+        if from_env {
+            log::warn!("created user root with the password from PISTACK_ROOT_PASSWORD");
+        } else {
+            log::warn!("created user root; its password is in {} (change it, then delete the file)", file.display());
+        }
+        Ok(())
+    }
+
+    fn save_users(&self, state: &State) -> Result<(), Error> {
+        let file = UsersFile {
+            users: state.users.clone(),
+        };
+        store::write_json(&self.users_path, &file).map_err(|e| Error::Storage(format!("{}: {e}", self.users_path.display())))
+    }
+
+    fn save_sessions(&self, state: &State) -> Result<(), Error> {
+        let file = SessionsFile {
+            families: state.families.clone(),
+        };
+        store::write_json(&self.sessions_path, &file)
+            .map_err(|e| Error::Storage(format!("{}: {e}", self.sessions_path.display())))
+    }
+
+    // ----- tokens ---------------------------------------------------------------
+
+    fn issue(&self, state: &mut State, user: &User, family_id: Option<String>) -> Result<Tokens, Error> {
+        let now = now_s();
+        let jti = crate::random::uuid()?;
+        let family_id = match family_id {
+            Some(f) => f,
+            None => crate::random::uuid()?,
+        };
+        let family = state.families.entry(family_id.clone()).or_insert_with(|| Family {
+            user_id: user.id.clone(),
+            created_at: now,
+            expires_at: now + self.settings.refresh_ttl_s,
+            current_jti: String::new(),
+            revoked: false,
+        });
+        family.current_jti = jti.clone();
+        family.expires_at = now + self.settings.refresh_ttl_s;
+        let claims = |typ: &str, jti: String, exp: u64| Claims {
+            typ: typ.into(),
+            jti,
+            sub: user.id.clone(),
+            nam: user.name.clone(),
+            lvl: user.level.as_str().into(),
+            iat: now,
+            exp,
+            fam: family_id.clone(),
+        };
+        let refresh = jwt::sign(&claims("refresh", jti, now + self.settings.refresh_ttl_s), &self.secret);
+        let access = jwt::sign(
+            &claims("access", crate::random::uuid()?, now + self.settings.access_ttl_s),
+            &self.secret,
+        );
+        prune(&mut state.families, now);
+        self.save_sessions(state)?;
+        Ok(Tokens {
+            access_token: access,
+            refresh_token: refresh,
+            token_type: "Bearer",
+            expires_in: self.settings.access_ttl_s,
+            user: user.clone(),
+        })
+    }
+
+    /// Log in with name and password; `client` is the caller's address for throttling.
+    pub fn login(&self, name: &str, pass: &str, client: &str) -> Result<Tokens, Error> {
+        let now = Instant::now();
+        let keys = [format!("acct:{name}"), format!("addr:{client}")];
+        if let Err(wait) = self.throttle.check(&keys, now) {
+            return Err(Error::Throttled { retry_after_s: wait });
+        }
+        let found = {
+            let state = self.lock();
+            state.users.iter().find(|u| u.user.name == name).cloned()
+        };
+        let ok = match &found {
+            Some(rec) => password::verify(pass, &rec.password_hash),
+            None => {
+                password::verify(pass, &self.dummy_hash);
+                false
+            }
+        };
+        let Some(rec) = found.filter(|_| ok) else {
+            self.throttle.failure(&keys, now);
+            return Err(Error::Unauthenticated("invalid credentials".into()));
+        };
+        self.throttle.success(&keys[0]);
+        let mut state = self.lock();
+        // Re-hash at the configured cost, if the stored hash is of another one.
+        if password::iterations(&rec.password_hash) != Some(self.settings.pbkdf2_iterations) {
+            let new_hash = password::hash(pass, self.settings.pbkdf2_iterations)?;
+            if let Some(r) = state.users.iter_mut().find(|u| u.user.id == rec.user.id) {
+                r.password_hash = new_hash;
+                self.save_users(&state)?;
+            }
+        }
+        let user = state
+            .users
+            .iter()
+            .find(|u| u.user.id == rec.user.id)
+            .map(|u| u.user.clone())
+            .ok_or_else(|| Error::Unauthenticated("invalid credentials".into()))?;
+        self.issue(&mut state, &user, None)
+    }
+
+    /// Rotate a refresh token. Presenting one that was already rotated revokes its
+    /// whole family: someone holds a copy.
+    pub fn refresh(&self, token: &str) -> Result<Tokens, Error> {
+        let claims = jwt::verify(token, &self.secret, now_s()).map_err(|e| Error::Unauthenticated(e.to_string()))?;
+        if claims.typ != "refresh" {
+            return Err(Error::Unauthenticated("this is not a refresh token".into()));
+        }
+        let mut state = self.lock();
+        let family = state
+            .families
+            .get_mut(&claims.fam)
+            .filter(|f| !f.revoked)
+            .ok_or_else(|| Error::Unauthenticated("this session has ended; log in again".into()))?;
+        if family.current_jti != claims.jti {
+            family.revoked = true;
+            self.save_sessions(&state)?;
+            log::warn!("refresh token reuse for user {}: its session is revoked", claims.nam);
+            return Err(Error::Unauthenticated(
+                "this refresh token was already used; the session is revoked, log in again".into(),
+            ));
+        }
+        let user = state
+            .users
+            .iter()
+            .find(|u| u.user.id == claims.sub)
+            .map(|u| u.user.clone())
+            .ok_or_else(|| Error::Unauthenticated("the user no longer exists".into()))?;
+        self.issue(&mut state, &user, Some(claims.fam))
+    }
+
+    /// Check an `Authorization` header value and return the caller.
+    pub fn authenticate(&self, header: Option<&str>) -> Result<Caller, Error> {
+        let token = header
+            .and_then(bearer_token)
+            .ok_or_else(|| Error::Unauthenticated("missing token: send Authorization: Bearer <access_token>".into()))?;
+        let claims = jwt::verify(&token, &self.secret, now_s()).map_err(|e| Error::Unauthenticated(e.to_string()))?;
+        if claims.typ != "access" {
+            return Err(Error::Unauthenticated("this is not an access token".into()));
+        }
+        let state = self.lock();
+        let live = state.families.get(&claims.fam).is_some_and(|f| !f.revoked && f.user_id == claims.sub);
+        if !live {
+            return Err(Error::Unauthenticated("this session has ended; log in again".into()));
+        }
+        let user = state
+            .users
+            .iter()
+            .find(|u| u.user.id == claims.sub)
+            .ok_or_else(|| Error::Unauthenticated("the user no longer exists".into()))?;
+        Ok(Caller {
+            id: user.user.id.clone(),
+            name: user.user.name.clone(),
+            level: user.user.level,
+            created_at: user.user.created_at,
+            claims,
+        })
+    }
+
+    /// End the login a refresh token belongs to. Idempotent; an expired token
+    /// still works (its signature is what matters).
+    pub fn logout(&self, token: &str) -> Result<(), Error> {
+        let claims: Claims =
+            jwt::verify_signature(token, &self.secret).map_err(|e| Error::Unauthenticated(e.to_string()))?;
+        let mut state = self.lock();
+        if let Some(f) = state.families.get_mut(&claims.fam) {
+            if !f.revoked {
+                f.revoked = true;
+                self.save_sessions(&state)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// End every login of a user; returns how many were live.
+    pub fn logout_all(&self, user_id: &str) -> Result<usize, Error> {
+        let mut state = self.lock();
+        let n = revoke_user(&mut state.families, user_id);
+        if n > 0 {
+            self.save_sessions(&state)?;
+        }
+        Ok(n)
+    }
+
+    // ----- users -----------------------------------------------------------------
+
+    pub fn list_users(&self) -> Vec<User> {
+        self.lock().users.iter().map(|u| u.user.clone()).collect()
+    }
+
+    pub fn get_user(&self, id: &str) -> Result<User, Error> {
+        self.lock()
+            .users
+            .iter()
+            .find(|u| u.user.id == id)
+            .map(|u| u.user.clone())
+            .ok_or_else(|| Error::NotFound(format!("no user with id {id}")))
+    }
+
+    pub fn find_by_name(&self, name: &str) -> Option<User> {
+        self.lock().users.iter().find(|u| u.user.name == name).map(|u| u.user.clone())
+    }
+
+    pub fn create_user(&self, name: &str, pass: &str, level: Level) -> Result<User, Error> {
+        if !valid_name(name) {
+            return Err(Error::Invalid("name: 1-32 of A-Z a-z 0-9 _ . -".into()));
+        }
+        check_password_rules(pass)?;
+        let hash = password::hash(pass, self.settings.pbkdf2_iterations)?;
+        let mut state = self.lock();
+        if state.users.iter().any(|u| u.user.name == name) {
+            return Err(Error::Conflict(format!("the name {name:?} is taken")));
+        }
+        let user = User {
+            id: crate::random::uuid()?,
+            name: name.to_string(),
+            level,
+            created_at: now_s(),
+        };
+        state.users.push(UserRecord {
+            user: user.clone(),
+            password_hash: hash,
+        });
+        if let Err(e) = self.save_users(&state) {
+            state.users.pop();
+            return Err(e);
+        }
+        Ok(user)
+    }
+
+    /// Apply a change already authorized by the caller. A new password ends the
+    /// user's sessions.
+    pub fn update_user(&self, id: &str, patch: &UserPatch) -> Result<User, Error> {
+        if let Some(name) = &patch.name {
+            if !valid_name(name) {
+                return Err(Error::Invalid("name: 1-32 of A-Z a-z 0-9 _ . -".into()));
+            }
+        }
+        let new_hash = match &patch.password {
+            Some(p) => {
+                check_password_rules(p)?;
+                Some(password::hash(p, self.settings.pbkdf2_iterations)?)
+            }
+            None => None,
+        };
+        let mut state = self.lock();
+        let idx = state
+            .users
+            .iter()
+            .position(|u| u.user.id == id)
+            .ok_or_else(|| Error::NotFound(format!("no user with id {id}")))?;
+        if let Some(name) = &patch.name {
+            if state.users.iter().any(|u| &u.user.name == name && u.user.id != id) {
+                return Err(Error::Conflict(format!("the name {name:?} is taken")));
+            }
+        }
+        if let Some(level) = patch.level {
+            let roots = state.users.iter().filter(|u| u.user.level == Level::Root).count();
+            if state.users[idx].user.level == Level::Root && level != Level::Root && roots == 1 {
+                return Err(Error::Conflict("this is the last Root; make another Root first".into()));
+            }
+        }
+        let before = state.users[idx].clone();
+        {
+            let rec = &mut state.users[idx];
+            if let Some(name) = &patch.name {
+                rec.user.name = name.clone();
+            }
+            if let Some(level) = patch.level {
+                rec.user.level = level;
+            }
+            if let Some(h) = new_hash.clone() {
+                rec.password_hash = h;
+            }
+        }
+        if let Err(e) = self.save_users(&state) {
+            state.users[idx] = before;
+            return Err(e);
+        }
+        if new_hash.is_some() && revoke_user(&mut state.families, id) > 0 {
+            self.save_sessions(&state)?;
+        }
+        Ok(state.users[idx].user.clone())
+    }
+
+    /// Does `pass` match the user's password? (for a self-service change)
+    pub fn check_password(&self, id: &str, pass: &str) -> bool {
+        let hash = self.lock().users.iter().find(|u| u.user.id == id).map(|u| u.password_hash.clone());
+        match hash {
+            Some(h) => password::verify(pass, &h),
+            None => false,
+        }
+    }
+
+    pub fn delete_user(&self, id: &str) -> Result<(), Error> {
+        let mut state = self.lock();
+        let idx = state
+            .users
+            .iter()
+            .position(|u| u.user.id == id)
+            .ok_or_else(|| Error::NotFound(format!("no user with id {id}")))?;
+        let roots = state.users.iter().filter(|u| u.user.level == Level::Root).count();
+        if state.users[idx].user.level == Level::Root && roots == 1 {
+            return Err(Error::Conflict("this is the last Root; make another Root first".into()));
+        }
+        let removed = state.users.remove(idx);
+        if let Err(e) = self.save_users(&state) {
+            state.users.insert(idx, removed);
+            return Err(e);
+        }
+        if revoke_user(&mut state.families, id) > 0 {
+            self.save_sessions(&state)?;
+        }
+        Ok(())
+    }
+
+    /// For `pistack passwd`: set a password by name (ends that user's sessions).
+    pub fn set_password_by_name(&self, name: &str, pass: &str) -> Result<User, Error> {
+        let user = self
+            .find_by_name(name)
+            .ok_or_else(|| Error::NotFound(format!("no user named {name:?}")))?;
+        self.update_user(
+            &user.id,
+            &UserPatch {
+                password: Some(pass.to_string()),
+                ..UserPatch::default()
+            },
+        )
+    }
+}
+
+/// Revoke every live family of a user; returns how many.
+fn revoke_user(families: &mut BTreeMap<String, Family>, user_id: &str) -> usize {
+    let mut n = 0;
+    for f in families.values_mut().filter(|f| f.user_id == user_id && !f.revoked) {
+        f.revoked = true;
+        n += 1;
+    }
+    n
+}
+
+/// Drop families past their expiry. Revoked ones stay until then, so a replayed
+/// token of theirs is still recognised as belonging to an ended session.
+fn prune(families: &mut BTreeMap<String, Family>, now: u64) {
+    families.retain(|_, f| f.expires_at > now);
+}
+
+/// The token in an `Authorization` value, tolerating what the original did:
+/// `Bearer Bearer x`, `Bearer%20x`, quotes around the token.
+pub fn bearer_token(header: &str) -> Option<String> {
+    let mut rest = header.trim();
+    loop {
+        let lower = rest.get(..7).map(|s| s.to_ascii_lowercase());
+        if lower.as_deref() == Some("bearer ") {
+            rest = rest[7..].trim_start();
+        } else if rest.get(..9).map(|s| s.to_ascii_lowercase()).as_deref() == Some("bearer%20") {
+            rest = &rest[9..];
+        } else {
+            break;
+        }
+    }
+    let token = rest.trim().trim_matches(|c| c == '"' || c == '\'').trim();
+    (!token.is_empty() && !token.contains(' ')).then(|| token.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_variants() {
+        for h in ["Bearer abc", "Bearer Bearer abc", "Bearer%20abc", "bearer \"abc\"", "Bearer 'abc' ", "abc"] {
+            assert_eq!(bearer_token(h).as_deref(), Some("abc"), "{h}");
+        }
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("Basic a b"), None);
+    }
+
+    fn temp_auth(tag: &str) -> (Auth, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("pistack-auth-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let settings = AuthConfig {
+            pbkdf2_iterations: 1000,
+            ..AuthConfig::default()
+        };
+        (Auth::open(&settings, &dir).unwrap(), dir)
+    }
+
+    fn root_password(dir: &Path) -> String {
+        std::fs::read_to_string(dir.join("initial-root-password")).unwrap().trim().to_string()
+    }
+
+    #[test]
+    fn first_start_creates_root_with_a_random_password() {
+        let (auth, dir) = temp_auth("first");
+        let pw = root_password(&dir);
+        assert_eq!(pw.len(), 20);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("initial-root-password")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(auth.login("root", &pw, "t").is_ok());
+        assert_eq!(auth.login("root", "password", "t").unwrap_err(), Error::Unauthenticated("invalid credentials".into()));
+    }
+
+    #[test]
+    fn refresh_rotates_and_reuse_revokes_the_family() {
+        let (auth, dir) = temp_auth("rot");
+        let t1 = auth.login("root", &root_password(&dir), "t").unwrap();
+        let t2 = auth.refresh(&t1.refresh_token).unwrap();
+        assert!(auth.authenticate(Some(&format!("Bearer {}", t2.access_token))).is_ok());
+        assert!(matches!(auth.refresh(&t1.refresh_token), Err(Error::Unauthenticated(_))));
+        // The thief's replay ended the legitimate holder's tokens too.
+        assert!(auth.refresh(&t2.refresh_token).is_err());
+        assert!(auth.authenticate(Some(&format!("Bearer {}", t2.access_token))).is_err());
+    }
+
+    #[test]
+    fn token_types_are_not_interchangeable() {
+        let (auth, dir) = temp_auth("typ");
+        let t = auth.login("root", &root_password(&dir), "t").unwrap();
+        assert!(auth.authenticate(Some(&t.refresh_token)).is_err());
+        assert!(auth.refresh(&t.access_token).is_err());
+    }
+
+    #[test]
+    fn password_change_ends_sessions_and_last_root_stays() {
+        let (auth, dir) = temp_auth("pw");
+        let t = auth.login("root", &root_password(&dir), "t").unwrap();
+        let root = auth.find_by_name("root").unwrap();
+        auth.set_password_by_name("root", "a new password").unwrap();
+        assert!(auth.authenticate(Some(&t.access_token)).is_err());
+        assert!(auth.login("root", "a new password", "t").is_ok());
+        assert!(matches!(auth.delete_user(&root.id), Err(Error::Conflict(_))));
+        let patch = UserPatch {
+            level: Some(Level::User),
+            ..UserPatch::default()
+        };
+        assert!(matches!(auth.update_user(&root.id, &patch), Err(Error::Conflict(_))));
+    }
+
+    #[test]
+    fn rehash_at_the_configured_cost() {
+        let (auth, dir) = temp_auth("rehash");
+        let pw = root_password(&dir);
+        drop(auth);
+        let settings = AuthConfig {
+            pbkdf2_iterations: 2000,
+            ..AuthConfig::default()
+        };
+        let auth = Auth::open(&settings, &dir).unwrap();
+        auth.login("root", &pw, "t").unwrap();
+        let text = std::fs::read_to_string(dir.join("users.json")).unwrap();
+        assert!(text.contains("$pbkdf2-sha256$i=2000$"), "{text}");
+    }
+}

@@ -1,0 +1,104 @@
+//! `/api/health`, each service's health, and the machine-readable API documents.
+
+use crate::http::openapi;
+use crate::http::reply::{ApiError, Reply};
+use crate::http::router::{Access, Route};
+use serde_json::{json, Map, Value};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+/// A subsystem's state: `Ok` or the reason it is degraded.
+pub type Check = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
+
+pub const SERVICES: [&str; 5] = ["auth", "supervisor", "io", "info", "email"];
+
+pub struct Health {
+    started: Instant,
+    checks: Vec<(&'static str, Check)>,
+}
+
+impl Health {
+    pub fn new() -> Health {
+        Health {
+            started: Instant::now(),
+            checks: Vec::new(),
+        }
+    }
+
+    /// Register the check of a subsystem (one of [`SERVICES`]).
+    pub fn add(&mut self, service: &'static str, check: Check) {
+        self.checks.push((service, check));
+    }
+
+    /// Per service "ok" or its reason, and whether all are ok.
+    pub fn report(&self) -> (bool, Map<String, Value>) {
+        let mut all_ok = true;
+        let mut map = Map::new();
+        for service in SERVICES {
+            let mut state = "ok".to_string();
+            for (_, check) in self.checks.iter().filter(|(s, _)| *s == service) {
+                if let Err(reason) = check() {
+                    all_ok = false;
+                    state = reason;
+                }
+            }
+            map.insert(service.into(), Value::String(state));
+        }
+        (all_ok, map)
+    }
+
+    pub fn uptime_s(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+}
+
+/// The routes of health and of the API documents. The documents are made from the
+/// finished route table, handed in through `table` once the router is built.
+pub fn routes(health: Arc<Health>, table: Arc<OnceLock<Vec<(String, Value)>>>) -> Vec<Route> {
+    let mut routes = vec![Route::new("GET", "/api/health", Access::Public, "Daemon health", move |_| {
+        let (ok, subsystems) = health.report();
+        Ok(Reply::ok(&json!({
+            "status": if ok { "ok" } else { "degraded" },
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_s": health.uptime_s(),
+            "subsystems": subsystems,
+        })))
+    })];
+    let docs = table.clone();
+    routes.push(Route::new("GET", "/api/openapi.json", Access::Public, "OpenAPI 3 document of the whole API", move |_| {
+        document(&docs, "")
+    }));
+    for service in SERVICES {
+        let (health_path, spec_path): (&'static str, &'static str) = match service {
+            "auth" => ("/api/auth/health", "/api/auth/apispec.json"),
+            "supervisor" => ("/api/supervisor/health", "/api/supervisor/apispec.json"),
+            "io" => ("/api/io/health", "/api/io/apispec.json"),
+            "info" => ("/api/info/health", "/api/info/apispec.json"),
+            _ => ("/api/email/health", "/api/email/apispec.json"),
+        };
+        routes.push(Route::new("GET", health_path, Access::Public, "Service health", move |_| {
+            Ok(Reply::ok(&json!({"status": "ok", "service": service})))
+        }));
+        let docs = table.clone();
+        routes.push(Route::new("GET", spec_path, Access::Public, "OpenAPI document of one service", move |_| {
+            document(&docs, service)
+        }));
+    }
+    routes
+}
+
+fn document(docs: &OnceLock<Vec<(String, Value)>>, service: &str) -> Result<Reply, ApiError> {
+    docs.get()
+        .and_then(|d| d.iter().find(|(s, _)| s == service))
+        .map(|(_, doc)| Reply::ok(doc))
+        .ok_or_else(|| ApiError::unavailable("the API document is not ready yet"))
+}
+
+/// Build the whole document (key "") and one per service, from the route table.
+pub fn documents(routes: &[Route]) -> Vec<(String, Value)> {
+    let mut docs = vec![(String::new(), openapi::document(routes, None))];
+    for service in SERVICES {
+        docs.push((service.to_string(), openapi::document(routes, Some(service))));
+    }
+    docs
+}

@@ -1,0 +1,227 @@
+//! The HTTP front: a pool of worker threads sharing one tiny_http server. Each
+//! request goes through the router (JSON API) or to the static files of `www_dir`.
+//! Every answer carries the security headers; every request gets one access-log line.
+
+pub mod openapi;
+pub mod reply;
+pub mod request;
+pub mod router;
+pub mod static_files;
+
+use crate::auth::Auth;
+use crate::config::HttpConfig;
+use reply::{ApiError, Reply};
+use request::{parse_query, Ctx};
+use router::{Access, Match, Router};
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Everything a worker needs to answer a request.
+pub struct Site {
+    pub router: Router,
+    pub auth: Arc<Auth>,
+    pub www_dir: PathBuf,
+    pub max_body_bytes: usize,
+    pub stats: Stats,
+}
+
+/// Request counts by status class, for `/metrics`.
+#[derive(Default)]
+pub struct Stats {
+    pub by_class: [AtomicU64; 6],
+}
+
+impl Stats {
+    fn count(&self, status: u16) {
+        let class = (status / 100).min(5) as usize;
+        self.by_class[class].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+pub struct HttpServer {
+    server: Arc<tiny_http::Server>,
+    workers: Vec<JoinHandle<()>>,
+    pub addr: SocketAddr,
+}
+
+impl HttpServer {
+    /// Bind and start `config.workers` threads.
+    pub fn start(config: &HttpConfig, site: Arc<Site>) -> Result<HttpServer, String> {
+        let listener = TcpListener::bind(&config.bind)
+            .map_err(|e| format!("cannot listen on {}: {e} (is another server using it? set http.bind or PISTACK_BIND)", config.bind))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let limits = tiny_http::ConnectionLimits {
+            idle_timeout: Some(Duration::from_secs(config.idle_timeout_s)),
+            max_connections: config.max_connections,
+        };
+        let server = tiny_http::Server::from_listener_with_limits(listener, None, limits)
+            .map_err(|e| format!("cannot start the HTTP server: {e}"))?;
+        let server = Arc::new(server);
+        let workers = (0..config.workers)
+            .map(|i| {
+                let server = server.clone();
+                let site = site.clone();
+                std::thread::Builder::new()
+                    .name(format!("http-{i}"))
+                    .spawn(move || {
+                        while let Ok(request) = server.recv() {
+                            handle(&site, request);
+                        }
+                    })
+                    .map_err(|e| format!("cannot start an HTTP worker: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(HttpServer {
+            server,
+            workers,
+            addr,
+        })
+    }
+
+    /// Stop taking requests, let the workers finish the ones they hold, and return.
+    pub fn stop(self) {
+        for _ in &self.workers {
+            self.server.unblock();
+        }
+        for w in self.workers {
+            let _ = w.join();
+        }
+    }
+}
+
+fn handle(site: &Site, mut request: tiny_http::Request) {
+    let started = Instant::now();
+    let method = request.method().as_str().to_string();
+    let url = request.url().to_string();
+    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+    let path = path.to_string();
+    let headers: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .map(|h| (h.field.as_str().as_str().to_ascii_lowercase(), h.value.as_str().to_string()))
+        .collect();
+    let remote = request.remote_addr().map(|a| a.ip());
+
+    let is_api = path == "/api" || path.starts_with("/api/") || path == "/metrics";
+    let reply = if is_api {
+        api(site, &mut request, &method, &path, query, headers, remote)
+    } else if method == "GET" || method == "HEAD" {
+        static_files::serve(&site.www_dir, &path, &headers)
+    } else {
+        ApiError::new(405, format!("{method} is not allowed on the page; use GET"))
+            .with_header("Allow", "GET, HEAD")
+            .into_reply()
+    };
+    let status = reply.status;
+    site.stats.count(status);
+    respond(request, reply);
+    log::info!(target: "access", "{method} {path} {status} {}ms", started.elapsed().as_millis());
+}
+
+fn api(
+    site: &Site,
+    request: &mut tiny_http::Request,
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: Vec<(String, String)>,
+    remote: Option<std::net::IpAddr>,
+) -> Reply {
+    let (route, params) = match site.router.find(method, path) {
+        Match::Found(route, params) => (route, params),
+        Match::WrongMethod(allowed) => {
+            return ApiError::new(405, format!("{method} is not allowed on {path}; use {}", allowed.join(" or ")))
+                .with_header("Allow", allowed.join(", "))
+                .into_reply()
+        }
+        Match::NotFound => return ApiError::not_found(format!("no such endpoint: {path}")).into_reply(),
+    };
+    let mut ctx = Ctx {
+        method: method.to_string(),
+        path: path.to_string(),
+        params,
+        query: parse_query(query),
+        headers,
+        body: Vec::new(),
+        remote,
+        caller: None,
+    };
+    if let Access::AtLeast(level) = route.access {
+        match site.auth.authenticate(ctx.header("authorization")) {
+            Ok(caller) if caller.level >= level => ctx.caller = Some(caller),
+            Ok(caller) => {
+                return ApiError::forbidden(format!(
+                    "{} needs level {level:?} or higher; {} is {:?}",
+                    route.pattern, caller.name, caller.level
+                ))
+                .into_reply()
+            }
+            Err(e) => return ApiError::from(e).into_reply(),
+        }
+    }
+    match read_body(request, site.max_body_bytes) {
+        Ok(body) => ctx.body = body,
+        Err(e) => return e.into_reply(),
+    }
+    match (route.handler)(&ctx) {
+        Ok(reply) => reply,
+        Err(e) => e.into_reply(),
+    }
+}
+
+/// The body, refused with 413 past `max` bytes (declared or actually sent).
+fn read_body(request: &mut tiny_http::Request, max: usize) -> Result<Vec<u8>, ApiError> {
+    let too_big = || {
+        ApiError::new(413, format!("the body is over the limit of {max} bytes")).with_header("Connection", "close")
+    };
+    if request.body_length().is_some_and(|n| n > max) {
+        return Err(too_big());
+    }
+    let mut body = Vec::new();
+    request
+        .as_reader()
+        .take(max as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| ApiError::bad_request(format!("could not read the body: {e}")))?;
+    if body.len() > max {
+        return Err(too_big());
+    }
+    Ok(body)
+}
+
+const SECURITY_HEADERS: [(&str, &str); 4] = [
+    ("Content-Security-Policy", "default-src 'self'"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+];
+
+/// Write the answer; tiny_http leaves out the body itself for HEAD.
+fn respond(request: tiny_http::Request, reply: Reply) {
+    let mut headers = Vec::with_capacity(8);
+    let mut push = |name: &str, value: &str| {
+        if let Ok(h) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+            headers.push(h);
+        }
+    };
+    push("Content-Type", reply.content_type);
+    for (name, value) in SECURITY_HEADERS {
+        push(name, value);
+    }
+    if reply.content_type.starts_with("application/json") {
+        push("Cache-Control", "no-store");
+    }
+    for (name, value) in &reply.headers {
+        push(name, value);
+    }
+    let len = reply.body.len();
+    let body = std::io::Cursor::new(reply.body);
+    let response = tiny_http::Response::new(tiny_http::StatusCode(reply.status), headers, body, Some(len), None);
+    // A client that went away is not our error.
+    let _ = request.respond(response);
+}

@@ -1,0 +1,148 @@
+//! The parts of a request a handler reads: path parameters, query, JSON body, caller.
+
+use super::reply::ApiError;
+use crate::auth::Caller;
+use serde::de::DeserializeOwned;
+use std::net::IpAddr;
+
+pub struct Ctx {
+    pub method: String,
+    /// The path without the query, percent-encoded as received.
+    pub path: String,
+    pub params: Vec<(&'static str, String)>,
+    pub query: Vec<(String, String)>,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub remote: Option<IpAddr>,
+    /// The authenticated user; `None` only on public routes.
+    pub caller: Option<Caller>,
+}
+
+impl Ctx {
+    /// A path parameter declared in the route (`{name}`), percent-decoded.
+    pub fn param(&self, name: &str) -> &str {
+        self.params
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A numeric query parameter, with a default and an upper bound.
+    pub fn query_u64(&self, name: &str, default: u64, max: u64) -> Result<u64, ApiError> {
+        match self.query(name) {
+            None | Some("") => Ok(default),
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if n <= max => Ok(n),
+                _ => Err(ApiError::bad_request(format!(
+                    "query parameter {name} must be a whole number from 0 to {max}"
+                ))),
+            },
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The caller; handlers of non-public routes can rely on it.
+    pub fn caller(&self) -> Result<&Caller, ApiError> {
+        self.caller
+            .as_ref()
+            .ok_or_else(|| ApiError::unauthorized("log in first"))
+    }
+
+    /// The body as JSON of type `T`; the error says what is wrong and where.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        if self.body.iter().all(|b| b.is_ascii_whitespace()) {
+            return Err(ApiError::bad_request("a JSON body is required"));
+        }
+        serde_json::from_slice(&self.body).map_err(|e| {
+            let msg = e.to_string();
+            let msg = match msg.rfind(" at line ") {
+                Some(i) => &msg[..i],
+                None => &msg,
+            };
+            let kind = if e.is_syntax() || e.is_eof() {
+                "invalid JSON"
+            } else {
+                "invalid body"
+            };
+            ApiError::bad_request(format!("{kind}: {msg} (line {} column {})", e.line(), e.column()))
+        })
+    }
+
+    /// The body as JSON if there is one, else `T::default()`.
+    pub fn json_or_default<T: DeserializeOwned + Default>(&self) -> Result<T, ApiError> {
+        if self.body.iter().all(|b| b.is_ascii_whitespace()) {
+            Ok(T::default())
+        } else {
+            self.json()
+        }
+    }
+}
+
+/// Decode `%XX` escapes (and nothing else: `+` stays `+` in paths). `None` when
+/// an escape is malformed or the result is not UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// `a=1&b=x%20y` → pairs; `+` is a space in a query.
+pub fn parse_query(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let dec = |s: &str| percent_decode(&s.replace('+', " ")).unwrap_or_default();
+            (dec(k), dec(v))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoding() {
+        assert_eq!(percent_decode("a%2Fb").as_deref(), Some("a/b"));
+        assert_eq!(percent_decode("%2e%2E").as_deref(), Some(".."));
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%4"), None);
+        assert_eq!(percent_decode("%ff"), None);
+        assert_eq!(
+            parse_query("bytes=10&stream=std+err&x"),
+            vec![
+                ("bytes".into(), "10".into()),
+                ("stream".into(), "std err".into()),
+                ("x".into(), "".into())
+            ]
+        );
+    }
+}

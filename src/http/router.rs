@@ -1,0 +1,171 @@
+//! The route table: method, path pattern with `{params}`, the level a caller needs,
+//! and the handler. Levels are checked here, in one place, before any handler runs;
+//! the OpenAPI document is generated from the same table.
+
+use super::reply::{ApiError, Reply};
+use super::request::{percent_decode, Ctx};
+use crate::auth::Level;
+
+pub type Handler = Box<dyn Fn(&Ctx) -> Result<Reply, ApiError> + Send + Sync>;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    /// Any logged-in user whose level is at least this one. Finer rules (e.g. a user
+    /// may read itself) are the handler's, on top of this floor.
+    AtLeast(Level),
+}
+
+pub struct Route {
+    pub method: &'static str,
+    pub pattern: &'static str,
+    pub access: Access,
+    pub summary: &'static str,
+    pub handler: Handler,
+}
+
+impl Route {
+    pub fn new(
+        method: &'static str,
+        pattern: &'static str,
+        access: Access,
+        summary: &'static str,
+        handler: impl Fn(&Ctx) -> Result<Reply, ApiError> + Send + Sync + 'static,
+    ) -> Route {
+        Route {
+            method,
+            pattern,
+            access,
+            summary,
+            handler: Box::new(handler),
+        }
+    }
+
+    /// The service a route belongs to: `/api/<service>/...`.
+    pub fn service(&self) -> &'static str {
+        self.pattern
+            .strip_prefix("/api/")
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or("")
+    }
+}
+
+pub struct Router {
+    routes: Vec<Route>,
+}
+
+/// The outcome of looking up a method and path.
+pub enum Match<'a> {
+    Found(&'a Route, Vec<(&'static str, String)>),
+    /// The path exists, not with this method; the methods it has.
+    WrongMethod(Vec<&'static str>),
+    NotFound,
+}
+
+impl Router {
+    pub fn new(routes: Vec<Route>) -> Router {
+        Router { routes }
+    }
+
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    pub fn find(&self, method: &str, path: &str) -> Match<'_> {
+        let mut allowed = Vec::new();
+        // HEAD is answered as GET without a body.
+        let method = if method == "HEAD" { "GET" } else { method };
+        for route in &self.routes {
+            if let Some(params) = match_pattern(route.pattern, path) {
+                if route.method == method {
+                    return Match::Found(route, params);
+                }
+                if !allowed.contains(&route.method) {
+                    allowed.push(route.method);
+                }
+            }
+        }
+        if allowed.is_empty() {
+            Match::NotFound
+        } else {
+            Match::WrongMethod(allowed)
+        }
+    }
+}
+
+/// Match `/api/x/{id}` against `/api/x/42`; literal segments win over parameters
+/// only by route order, so list literal routes (`/gpio/events`) before `{name}` ones.
+fn match_pattern(pattern: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
+    let mut params = Vec::new();
+    let mut pat = pattern.split('/');
+    let mut segs = path.split('/');
+    loop {
+        match (pat.next(), segs.next()) {
+            (None, None) => return Some(params),
+            (Some(p), Some(s)) => {
+                if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                    let value = percent_decode(s)?;
+                    if value.is_empty() {
+                        return None;
+                    }
+                    params.push((name, value));
+                } else if p != s {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(_: &Ctx) -> Result<Reply, ApiError> {
+        Ok(Reply::no_content())
+    }
+
+    fn router() -> Router {
+        Router::new(vec![
+            Route::new("GET", "/api/io/gpio/events", Access::Public, "", ok),
+            Route::new("GET", "/api/io/gpio/{name}", Access::Public, "", ok),
+            Route::new("PUT", "/api/io/gpio/{name}", Access::Public, "", ok),
+            Route::new("POST", "/api/io/gpio/{name}/toggle", Access::Public, "", ok),
+        ])
+    }
+
+    #[test]
+    fn params_and_literals() {
+        let r = router();
+        match r.find("GET", "/api/io/gpio/events") {
+            Match::Found(route, params) => {
+                assert_eq!(route.pattern, "/api/io/gpio/events");
+                assert!(params.is_empty());
+            }
+            _ => panic!("no match"),
+        }
+        match r.find("POST", "/api/io/gpio/L%20ED/toggle") {
+            Match::Found(_, params) => assert_eq!(params, vec![("name", "L ED".to_string())]),
+            _ => panic!("no match"),
+        }
+    }
+
+    #[test]
+    fn wrong_method_lists_allowed() {
+        match router().find("DELETE", "/api/io/gpio/LED") {
+            Match::WrongMethod(allowed) => assert_eq!(allowed, vec!["GET", "PUT"]),
+            _ => panic!("expected 405"),
+        }
+    }
+
+    #[test]
+    fn unknown_and_partial_paths() {
+        let r = router();
+        assert!(matches!(r.find("GET", "/api/io/gpio"), Match::NotFound));
+        assert!(matches!(r.find("GET", "/api/io/gpio/a/b/c"), Match::NotFound));
+        assert!(matches!(r.find("GET", "/api/io/gpio/"), Match::NotFound));
+        assert!(matches!(r.find("HEAD", "/api/io/gpio/x"), Match::Found(..)));
+    }
+}

@@ -1,0 +1,106 @@
+//! pistack: one daemon for a Raspberry Pi. `main` parses the command line and wires
+//! the subsystems together; each subsystem lives in its own module (see README,
+//! "Map of the code").
+
+mod auth;
+mod cli;
+mod config;
+mod events;
+mod gpio;
+mod health;
+mod http;
+mod logging;
+mod random;
+mod signals;
+mod store;
+mod supervisor;
+mod systemd;
+
+use std::sync::{Arc, OnceLock};
+
+fn main() {
+    let args = match cli::parse(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("pistack: {e}\n{}", cli::USAGE);
+            std::process::exit(2);
+        }
+    };
+    let code = match args.command {
+        cli::Command::Version => {
+            println!("pistack {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        cli::Command::Help => {
+            println!("{}", cli::USAGE);
+            0
+        }
+        cli::Command::CheckConfig => cli::check_config(&args.config),
+        cli::Command::Passwd(name) => cli::passwd(&args.config, &name),
+        cli::Command::ImportSupervisord(file) => {
+            eprintln!("pistack: import-supervisord {} is not available yet", file.display());
+            1
+        }
+        cli::Command::Serve => {
+            logging::init();
+            match serve(&args.config) {
+                Ok(()) => 0,
+                Err(e) => {
+                    log::error!("{}", e.trim_end());
+                    1
+                }
+            }
+        }
+    };
+    std::process::exit(code);
+}
+
+/// The daemon: start every subsystem, serve until SIGTERM/SIGINT, stop in order.
+fn serve(config_path: &std::path::Path) -> Result<(), String> {
+    // Before any thread exists, so that every thread inherits the mask.
+    signals::block_shutdown_signals();
+    let config = config::load(config_path).map_err(|e| e.to_string())?;
+    store::ensure_dir(&config.state_dir).map_err(|e| format!("state_dir {}: {e}", config.state_dir.display()))?;
+    let _lock = store::StateLock::acquire(&config.state_dir)?;
+
+    let auth = Arc::new(auth::Auth::open(&config.auth, &config.state_dir)?);
+    let health = health::Health::new();
+
+    let docs = Arc::new(OnceLock::new());
+    let mut routes = health::routes(Arc::new(health), docs.clone());
+    routes.extend(auth::api::routes(auth.clone()));
+    let router = http::router::Router::new(routes);
+    let _ = docs.set(health::documents(router.routes()));
+
+    let site = Arc::new(http::Site {
+        router,
+        auth,
+        www_dir: config.http.www_dir.clone(),
+        max_body_bytes: config.http.max_body_bytes,
+        stats: http::Stats::default(),
+    });
+    let server = http::HttpServer::start(&config.http, site)?;
+    log::info!(
+        "pistack {} listening on http://{} (state in {})",
+        env!("CARGO_PKG_VERSION"),
+        server.addr,
+        config.state_dir.display()
+    );
+    systemd::notify("READY=1");
+    if let Some(interval) = systemd::watchdog_interval() {
+        std::thread::Builder::new()
+            .name("watchdog".into())
+            .spawn(move || loop {
+                systemd::notify("WATCHDOG=1");
+                std::thread::sleep(interval);
+            })
+            .map_err(|e| e.to_string())?;
+    }
+
+    let sig = signals::wait_for_shutdown();
+    log::info!("signal {sig}: shutting down");
+    systemd::notify("STOPPING=1");
+    server.stop();
+    log::info!("stopped");
+    Ok(())
+}

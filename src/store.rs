@@ -1,0 +1,137 @@
+//! State on disk. Every write is atomic (temp file, fsync, rename, fsync of the
+//! folder), so a power cut on an SD card leaves the old file or the new one, never a
+//! torn one. A lock file keeps a second daemon (and `passwd`) off a state dir in use.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+/// Write `bytes` to `path` atomically with the given mode.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Serialize `value` as pretty JSON and write it atomically (mode 0600).
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes, 0o600)
+}
+
+/// Read a JSON state file; `Ok(None)` when it does not exist yet.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> io::Result<Option<T>> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} is not valid: {e}; move it away to start afresh", path.display()),
+            )
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Create the state dir (0700) if needed.
+pub fn ensure_dir(dir: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(dir)?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        // Best effort: a state dir shared with a group (packaging) is the admin's choice.
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    Ok(())
+}
+
+/// An exclusive `flock` on `<state_dir>/pistack.lock`, held for the life of the value.
+/// The kernel drops it when the process dies, so a crash never leaves a stale lock.
+pub struct StateLock {
+    _file: File,
+    pub path: PathBuf,
+}
+
+impl StateLock {
+    pub fn acquire(state_dir: &Path) -> Result<StateLock, String> {
+        let path = state_dir.join("pistack.lock");
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        // SAFETY: flock on an fd we own; no memory is shared with the kernel.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = holder.trim();
+            return Err(format!(
+                "{} is in use by another pistack (pid {}); stop it first (systemctl stop pistack)",
+                state_dir.display(),
+                if holder.is_empty() { "unknown" } else { holder }
+            ));
+        }
+        file.set_len(0).map_err(|e| e.to_string())?;
+        let _ = writeln!(file, "{}", std::process::id());
+        Ok(StateLock { _file: file, path })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tempdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("pistack-store-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn json_round_trip_and_missing_file() {
+        let d = tempdir("rt");
+        let p = d.join("x.json");
+        assert_eq!(read_json::<Vec<u32>>(&p).unwrap(), None);
+        write_json(&p, &vec![1u32, 2]).unwrap();
+        assert_eq!(read_json::<Vec<u32>>(&p).unwrap(), Some(vec![1, 2]));
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        std::fs::write(&p, b"{broken").unwrap();
+        assert!(read_json::<Vec<u32>>(&p).unwrap_err().to_string().contains("move it away"));
+    }
+
+    #[test]
+    fn second_lock_is_refused() {
+        let d = tempdir("lock");
+        let first = StateLock::acquire(&d).unwrap();
+        let err = StateLock::acquire(&d).err().unwrap();
+        assert!(err.contains("in use"), "{err}");
+        drop(first);
+        assert!(StateLock::acquire(&d).is_ok());
+    }
+}

@@ -1,0 +1,3 @@
+//! Process supervision (supervisord's job). Filled in by the supervision work.
+
+pub mod config;

@@ -1,0 +1,36 @@
+//! systemd's notify protocol, by hand: `READY=1` once listening, `STOPPING=1`,
+//! and `WATCHDOG=1` every half `WATCHDOG_USEC` while the daemon's checks pass.
+
+use std::os::unix::net::UnixDatagram;
+use std::time::Duration;
+
+/// Send one state line to `$NOTIFY_SOCKET`; a no-op when not run by systemd.
+pub fn notify(state: &str) {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let Ok(sock) = UnixDatagram::unbound() else {
+        return;
+    };
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str());
+    let sent = if let Some(name) = bytes.strip_prefix(b"@") {
+        use std::os::linux::net::SocketAddrExt;
+        std::os::unix::net::SocketAddr::from_abstract_name(name).and_then(|a| sock.send_to_addr(state.as_bytes(), &a))
+    } else {
+        sock.send_to(state.as_bytes(), &path)
+    };
+    if let Err(e) = sent {
+        log::warn!("cannot notify systemd ({state}): {e}");
+    }
+}
+
+/// Half the watchdog interval systemd asked for, if it asked.
+pub fn watchdog_interval() -> Option<Duration> {
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
+    if let Ok(pid) = std::env::var("WATCHDOG_PID") {
+        if pid.parse::<u32>().ok() != Some(std::process::id()) {
+            return None;
+        }
+    }
+    (usec > 0).then(|| Duration::from_micros(usec / 2))
+}
