@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# pi-smoke.sh: the daemon on an emulated Pi Zero (qemu-arm -cpu arm1176),
+# driven with curl from the host.
+#
+#   Usage: packaging/pi-smoke.sh BINARY
+#     BINARY  a static ARMv6 pistack, e.g. $(../shared/tools/pi-cross-build musl)
+#   Env:
+#     PISTACK_TOOLS  directory with pi-run (default: ../shared/tools relative
+#                    to the repository root)
+#     SMOKE_READY_S  how long to wait for /api/health (default 60: qemu is slow)
+#     SMOKE_STOP_S   how long SIGTERM may take (default 20)
+#
+# Steps: start `pistack --config CFG serve` under pi-run with a temporary
+# config (state_dir in a temp dir, http.bind 127.0.0.1:<free port>, GPIO
+# backend "sim" with an output pin LED, a program "ticker" with autostart,
+# PBKDF2 at 1000 iterations) and PISTACK_ROOT_PASSWORD set; then
+#   health 200 -> login as root -> PUT LED=1 -> ticker RUNNING ->
+#   restart ticker (new pid) -> SIGTERM -> exit status 0 within SMOKE_STOP_S.
+# Prints `ok - ...` / `not ok - ...`; exits 1 on any failure. Everything it
+# started is killed on exit.
+set -uo pipefail
+
+[ $# -eq 1 ] || { echo "usage: $0 BINARY" >&2; exit 2; }
+bin=$(readlink -f "$1")
+[ -x "$bin" ] || { echo "pi-smoke: not an executable: $1" >&2; exit 2; }
+repo=$(cd "$(dirname "$0")/.." && pwd)
+tools=${PISTACK_TOOLS:-$repo/../shared/tools}
+pirun=$tools/pi-run
+[ -x "$pirun" ] || { echo "pi-smoke: no pi-run in $tools (set PISTACK_TOOLS)" >&2; exit 2; }
+ready_s=${SMOKE_READY_S:-60}
+stop_s=${SMOKE_STOP_S:-20}
+
+# --- tools (idempotent, non-interactive) ----------------------------------------
+missing=
+for t in curl jq python3; do command -v "$t" >/dev/null || missing="$missing $t"; done
+if [ -n "$missing" ]; then
+  sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
+  echo "pi-smoke: installing$missing" >&2
+  $sudo apt-get update -qq >&2
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends $missing >&2
+fi
+
+# --- bookkeeping ---------------------------------------------------------------------
+failures=0
+ok()     { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; failures=$((failures + 1)); }
+
+tmp=$(mktemp -d)
+daemon=    # pid of pi-run, which execs qemu-arm: signals go to the daemon
+watcher=
+ticker_pids=()
+
+# (Functions below run from traps and loops; shellcheck 0.9 thinks them unreachable.)
+# shellcheck disable=SC2317
+alive() {  # a running process (a zombie left to an init that does not reap counts as gone)
+  [ -n "$1" ] && [ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+# shellcheck disable=SC2317
+descendants() {  # all descendants of $1, deepest last
+  local p
+  for p in $(ps -o pid= --ppid "$1" 2>/dev/null); do echo "$p"; descendants "$p"; done
+}
+# shellcheck disable=SC2317
+cleanup() {
+  local p pids=()
+  [ -n "$watcher" ] && kill "$watcher" 2>/dev/null
+  if [ -n "$daemon" ] && kill -0 "$daemon" 2>/dev/null; then
+    mapfile -t pids < <(descendants "$daemon")
+    kill -KILL "$daemon" 2>/dev/null
+  fi
+  # The programs run in their own process groups: kill the groups, then any
+  # descendant that is still there.
+  for p in "${ticker_pids[@]}"; do kill -KILL -- "-$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  [ -n "$daemon" ] && wait "$daemon" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+show_log() {
+  echo "# --- daemon output (last 40 lines) ---"
+  tail -n 40 "$tmp/daemon.log" 2>/dev/null | sed 's/^/#   /'
+}
+finish() {
+  [ "$failures" -gt 0 ] && show_log
+  if [ "$failures" -gt 0 ]; then echo "# $failures check(s) failed"; exit 1; fi
+  echo "# all checks passed"; exit 0
+}
+bail() { not_ok "$*"; echo "# stopping here"; finish; }
+
+# --- config ---------------------------------------------------------------------------
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+base=http://127.0.0.1:$port
+password=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24)
+mkdir -p "$tmp/state"
+cfg=$tmp/pistack.json
+jq -n --arg state "$tmp/state" --arg bind "127.0.0.1:$port" --arg www "$repo/www" '{
+  state_dir: $state,
+  http: {bind: $bind, www_dir: $www},
+  auth: {pbkdf2_iterations: 1000},
+  gpio: {backend: "sim",
+         pins: {LED: {chip: "gpiochip0", line: 17, direction: "out"}}},
+  programs: {ticker: {command: ["/bin/sh", "-c", "while :; do echo tick; sleep 1; done"],
+                      autostart: true}}
+}' > "$cfg"
+
+# curl helper: api METHOD PATH [JSON]; body in $tmp/body, prints the status code.
+token=
+api() {
+  local args=(-sS -o "$tmp/body" -w '%{http_code}' --max-time 30 -X "$1")
+  [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
+  [ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
+  curl "${args[@]}" "$base$2" 2>>"$tmp/curl.err" || true
+}
+body() { cat "$tmp/body" 2>/dev/null; }
+jqb()  { jq -r "$1" "$tmp/body" 2>/dev/null; }
+
+# --- start -------------------------------------------------------------------------------
+echo "# binary: $bin"
+echo "# config: bind 127.0.0.1:$port, state_dir $tmp/state"
+# Nothing from the caller's environment may change the config under test,
+# and the daemon must not try to talk to a systemd that is not its manager.
+env -u PISTACK_CONFIG -u PISTACK_BIND -u AUTH_SECRET -u SMTP_HOST -u SMTP_PORT -u SMTP_FROM \
+    -u NOTIFY_SOCKET -u WATCHDOG_USEC -u WATCHDOG_PID -u JOURNAL_STREAM \
+    PISTACK_ROOT_PASSWORD="$password" \
+    "$pirun" "$bin" --config "$cfg" serve > "$tmp/daemon.log" 2>&1 &
+daemon=$!
+started=$(date +%s.%N)
+
+code=000
+for _ in $(seq 1 $((ready_s * 4))); do
+  kill -0 "$daemon" 2>/dev/null || break
+  code=$(curl -s -o "$tmp/body" -w '%{http_code}' --max-time 2 "$base/api/health" 2>/dev/null) || true
+  [ "$code" != 000 ] && break
+  sleep 0.25
+done
+if ! kill -0 "$daemon" 2>/dev/null; then
+  wait "$daemon"; rc=$?; daemon=
+  bail "daemon exited with status $rc before answering /api/health"
+fi
+[ "$code" != 000 ] || bail "no answer on $base/api/health within ${ready_s}s"
+echo "# first answer after $(python3 -c "import time; print(round(time.time() - $started, 1))")s"
+
+# --- health ---------------------------------------------------------------------------------
+code=$(api GET /api/health)
+if [ "$code" = 200 ] && [[ $(jqb .status) =~ ^(ok|degraded)$ ]]; then
+  ok "GET /api/health is 200 (status $(jqb .status), version $(jqb .version))"
+else
+  not_ok "GET /api/health is 200 with a status (got $code: $(body | head -c 300))"
+fi
+
+# --- login ------------------------------------------------------------------------------------
+code=$(api POST /api/auth/session/login "$(jq -nc --arg p "$password" '{name: "root", password: $p}')")
+if [ "$code" = 200 ] && [ -n "$(jqb '.access_token // empty')" ]; then
+  token=$(jqb .access_token)
+  ok "POST /api/auth/session/login as root gives an access_token (user level $(jqb .user.level))"
+else
+  bail "POST /api/auth/session/login as root: got $code: $(body | head -c 300)"
+fi
+
+# --- GPIO ---------------------------------------------------------------------------------------
+code=$(api PUT /api/io/gpio/LED '{"value":1}')
+if [ "$code" = 200 ] && [ "$(jqb .value)" = 1 ]; then
+  ok "PUT /api/io/gpio/LED {\"value\":1} is 200 with value 1"
+else
+  not_ok "PUT /api/io/gpio/LED {\"value\":1} is 200 with value 1 (got $code: $(body | head -c 300))"
+fi
+code=$(api GET /api/io/gpio/LED)
+if [ "$code" = 200 ] && [ "$(jqb .value)" = 1 ]; then
+  ok "GET /api/io/gpio/LED reads back value 1"
+else
+  not_ok "GET /api/io/gpio/LED reads back value 1 (got $code: $(body | head -c 300))"
+fi
+
+# --- supervisor ----------------------------------------------------------------------------------
+# autostart + startsecs (1 s, slower under qemu): poll for RUNNING.
+state='' pid1=''
+for _ in $(seq 1 30); do
+  code=$(api GET /api/supervisor/processes)
+  state=$(jqb '.[] | select(.name == "ticker") | .state')
+  pid1=$(jqb '.[] | select(.name == "ticker") | .pid // empty')
+  [ "$code" = 200 ] && [ "$state" = RUNNING ] && break
+  sleep 0.5
+done
+[ -n "$pid1" ] && ticker_pids+=("$pid1")
+if [ "$code" = 200 ] && [ "$state" = RUNNING ] && [ -n "$pid1" ]; then
+  ok "GET /api/supervisor/processes shows ticker RUNNING (pid $pid1)"
+else
+  not_ok "GET /api/supervisor/processes shows ticker RUNNING (got $code, state '${state}': $(body | head -c 300))"
+fi
+if alive "$pid1"; then
+  ok "ticker pid $pid1 is a live process on the host"
+else
+  not_ok "ticker pid '$pid1' is a live process on the host"
+fi
+
+code=$(api POST /api/supervisor/processes/ticker/restart)
+pid2=$(jqb '.pid // empty')
+[ -n "$pid2" ] && ticker_pids+=("$pid2")
+if [ "$code" = 200 ] && [ -n "$pid2" ] && [ "$pid2" != "$pid1" ]; then
+  ok "POST /api/supervisor/processes/ticker/restart is 200 with a new pid ($pid1 -> $pid2, state $(jqb .state))"
+else
+  not_ok "POST /api/supervisor/processes/ticker/restart is 200 with a new pid (got $code, pid '$pid2' was '$pid1': $(body | head -c 300))"
+fi
+if [ -n "$pid1" ] && ! alive "$pid1"; then
+  ok "the old ticker (pid $pid1) is gone"
+else
+  not_ok "the old ticker (pid $pid1) is gone"
+fi
+
+# --- shutdown --------------------------------------------------------------------------------------
+kill -TERM "$daemon"
+t0=$(date +%s.%N)
+( sleep "$stop_s"; kill -KILL "$daemon" 2>/dev/null ) &
+watcher=$!
+wait "$daemon"; rc=$?
+took=$(python3 -c "import time; print(round(time.time() - $t0, 1))")
+if kill "$watcher" 2>/dev/null; then timed_out=no; else timed_out=yes; fi
+wait "$watcher" 2>/dev/null
+watcher='' daemon=''
+if [ "$timed_out" = no ] && [ "$rc" = 0 ]; then
+  ok "SIGTERM: daemon exited with status 0 in ${took}s"
+elif [ "$timed_out" = yes ]; then
+  not_ok "SIGTERM: daemon did not exit within ${stop_s}s (killed)"
+else
+  not_ok "SIGTERM: daemon exited with status $rc in ${took}s, not 0"
+fi
+# Programs are stopped on shutdown (design: stop programs in reverse priority).
+sleep 0.5
+if alive "$pid2"; then
+  not_ok "ticker (pid $pid2) stopped with the daemon"
+else
+  ok "ticker stopped with the daemon"
+fi
+
+finish
