@@ -36,9 +36,21 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--config" | "-c" => {
                 config_flag = Some(args.next().ok_or("--config needs a file")?);
             }
-            s if s.starts_with("--config=") => config_flag = Some(s["--config=".len()..].to_string()),
-            "--version" | "-V" => return Ok(Args { config: PathBuf::new(), command: Command::Version }),
-            "--help" | "-h" | "help" => return Ok(Args { config: PathBuf::new(), command: Command::Help }),
+            s if s.starts_with("--config=") => {
+                config_flag = Some(s["--config=".len()..].to_string())
+            }
+            "--version" | "-V" => {
+                return Ok(Args {
+                    config: PathBuf::new(),
+                    command: Command::Version,
+                })
+            }
+            "--help" | "-h" | "help" => {
+                return Ok(Args {
+                    config: PathBuf::new(),
+                    command: Command::Help,
+                })
+            }
             s if s.starts_with('-') => return Err(format!("unknown option {s}")),
             _ => words.push(a),
         }
@@ -47,7 +59,9 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
         None | Some("serve") if words.len() <= 1 => Command::Serve,
         Some("check-config") if words.len() == 1 => Command::CheckConfig,
         Some("passwd") if words.len() == 2 => Command::Passwd(words[1].clone()),
-        Some("import-supervisord") if words.len() == 2 => Command::ImportSupervisord(words[1].clone().into()),
+        Some("import-supervisord") if words.len() == 2 => {
+            Command::ImportSupervisord(words[1].clone().into())
+        }
         Some(w) => return Err(format!("unexpected arguments starting at {w:?}")),
         None => Command::Serve,
     };
@@ -85,13 +99,16 @@ pub fn passwd(path: &std::path::Path, name: &str) -> i32 {
         crate::store::ensure_dir(&config.state_dir).map_err(|e| e.to_string())?;
         let _lock = crate::store::StateLock::acquire(&config.state_dir)?;
         let mut line = String::new();
-        std::io::stdin().read_line(&mut line).map_err(|e| format!("cannot read stdin: {e}"))?;
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read stdin: {e}"))?;
         let password = line.trim_end_matches(['\n', '\r']);
         let auth = crate::auth::Auth::open(&config.auth, &config.state_dir)?;
-        auth.set_password_by_name(name, password).map_err(|e| match e {
-            crate::auth::Error::Invalid(m) | crate::auth::Error::NotFound(m) => m,
-            other => format!("{other:?}"),
-        })?;
+        auth.set_password_by_name(name, password)
+            .map_err(|e| match e {
+                crate::auth::Error::Invalid(m) | crate::auth::Error::NotFound(m) => m,
+                other => format!("{other:?}"),
+            })?;
         println!("password of {name} changed; their sessions are ended");
         Ok(())
     };

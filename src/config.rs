@@ -213,7 +213,13 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     apply_env(&mut config, |k| std::env::var(k).ok()).map_err(|e| fail(vec![e]))?;
     let base = path
         .parent()
-        .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
         .unwrap_or(Path::new("."));
     let base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
     config.resolve_paths(&base);
@@ -275,7 +281,12 @@ impl Config {
         if let Some(p) = self.auth.secret_file.as_mut() {
             absolute(base, p);
         }
-        if let Some(p) = self.email.smtp.as_mut().and_then(|s| s.password_file.as_mut()) {
+        if let Some(p) = self
+            .email
+            .smtp
+            .as_mut()
+            .and_then(|s| s.password_file.as_mut())
+        {
             absolute(base, p);
         }
         for program in self.programs.values_mut() {
@@ -301,7 +312,9 @@ impl Config {
             problems.push("http.max_body_bytes: must be at least 1024".into());
         }
         if self.http.tls.as_ref().is_some_and(|t| !t.is_null()) {
-            problems.push("http.tls: this build has no TLS; put a TLS proxy in front or leave it null".into());
+            problems.push(
+                "http.tls: this build has no TLS; put a TLS proxy in front or leave it null".into(),
+            );
         }
         if self.http.idle_timeout_s == 0 {
             problems.push("http.idle_timeout_s: must be above 0".into());
@@ -313,7 +326,10 @@ impl Config {
             problems.push("auth.pbkdf2_iterations: must be at least 1000".into());
         }
         if self.auth.access_ttl_s == 0 || self.auth.refresh_ttl_s < self.auth.access_ttl_s {
-            problems.push("auth.access_ttl_s/refresh_ttl_s: both above 0, refresh at least as long as access".into());
+            problems.push(
+                "auth.access_ttl_s/refresh_ttl_s: both above 0, refresh at least as long as access"
+                    .into(),
+            );
         }
         for (name, program) in &self.programs {
             problems.extend(crate::supervisor::config::validate(name, program));
@@ -357,7 +373,9 @@ fn validate_rule(i: usize, rule: &serde_json::Value, config: &Config) -> Vec<Str
     };
     for key in obj.keys() {
         if !["name", "when", "then", "cooldown_s"].contains(&key.as_str()) {
-            bad(format!("unknown key {key:?} (expected name, when, then, cooldown_s)"));
+            bad(format!(
+                "unknown key {key:?} (expected name, when, then, cooldown_s)"
+            ));
         }
     }
     match obj.get("when").and_then(|w| w.as_object()) {
@@ -369,7 +387,11 @@ fn validate_rule(i: usize, rule: &serde_json::Value, config: &Config) -> Vec<Str
                 for k in ["to", "from"] {
                     if let Some(s) = when.get(k) {
                         let ok = s.as_str().is_some_and(|s| {
-                            ["STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL", "UNKNOWN"].contains(&s)
+                            [
+                                "STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED",
+                                "FATAL", "UNKNOWN",
+                            ]
+                            .contains(&s)
                         });
                         if !ok {
                             bad(format!("when.{k}: not a process state"));
@@ -382,7 +404,9 @@ fn validate_rule(i: usize, rule: &serde_json::Value, config: &Config) -> Vec<Str
                 }
                 let edge = when.get("edge").and_then(|e| e.as_str()).unwrap_or("both");
                 if !["rising", "falling", "both"].contains(&edge) {
-                    bad(format!("when.edge: {edge:?} is not rising, falling or both"));
+                    bad(format!(
+                        "when.edge: {edge:?} is not rising, falling or both"
+                    ));
                 }
             } else {
                 bad("when: needs \"process\" or \"gpio\"".into());
@@ -391,12 +415,24 @@ fn validate_rule(i: usize, rule: &serde_json::Value, config: &Config) -> Vec<Str
         None => bad("when: missing or not an object".into()),
     }
     const ACTIONS: [&str; 10] = [
-        "email", "start", "stop", "restart", "gpio_set", "gpio_toggle", "gpio_pulse", "http", "log", "webhook",
+        "email",
+        "start",
+        "stop",
+        "restart",
+        "gpio_set",
+        "gpio_toggle",
+        "gpio_pulse",
+        "http",
+        "log",
+        "webhook",
     ];
     match obj.get("then").and_then(|t| t.as_array()) {
         Some(actions) if !actions.is_empty() => {
             for (j, action) in actions.iter().enumerate() {
-                let kind = action.as_object().filter(|a| a.len() == 1).and_then(|a| a.keys().next());
+                let kind = action
+                    .as_object()
+                    .filter(|a| a.len() == 1)
+                    .and_then(|a| a.keys().next());
                 match kind {
                     Some(k) if ACTIONS.contains(&k.as_str()) => {}
                     _ => bad(format!("then[{j}]: one of {}", ACTIONS.join(", "))),
@@ -436,15 +472,22 @@ mod tests {
 
     #[test]
     fn bad_pin_is_named_by_validate() {
-        let c = parse(r#"{"gpio":{"pins":{"LED":{"line":17,"direction":"out","edge":"rising"}}}}"#).unwrap();
+        let c = parse(r#"{"gpio":{"pins":{"LED":{"line":17,"direction":"out","edge":"rising"}}}}"#)
+            .unwrap();
         let problems = c.validate();
-        assert_eq!(problems, vec!["gpio.pins.LED.edge: only an input pin can watch edges"]);
+        assert_eq!(
+            problems,
+            vec!["gpio.pins.LED.edge: only an input pin can watch edges"]
+        );
     }
 
     #[test]
     fn rules_refer_to_existing_things() {
         let c = parse(r#"{"rules":[{"when":{"gpio":"NOPE"},"then":[{"log":"x"}]}]}"#).unwrap();
-        assert_eq!(c.validate(), vec!["rules[0]: when.gpio: no pin named \"NOPE\""]);
+        assert_eq!(
+            c.validate(),
+            vec!["rules[0]: when.gpio: no pin named \"NOPE\""]
+        );
     }
 
     #[test]

@@ -111,7 +111,11 @@ impl<T: Clone> Ring<T> {
 
     /// Number of events ever pushed.
     pub fn total(&self) -> u64 {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).next_seq - 1
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .next_seq
+            - 1
     }
 }
 

@@ -55,19 +55,29 @@ impl Health {
 /// The routes of health and of the API documents. The documents are made from the
 /// finished route table, handed in through `table` once the router is built.
 pub fn routes(health: Arc<Health>, table: Arc<OnceLock<Vec<(String, Value)>>>) -> Vec<Route> {
-    let mut routes = vec![Route::new("GET", "/api/health", Access::Public, "Daemon health", move |_| {
-        let (ok, subsystems) = health.report();
-        Ok(Reply::ok(&json!({
-            "status": if ok { "ok" } else { "degraded" },
-            "version": env!("CARGO_PKG_VERSION"),
-            "uptime_s": health.uptime_s(),
-            "subsystems": subsystems,
-        })))
-    })];
+    let mut routes = vec![Route::new(
+        "GET",
+        "/api/health",
+        Access::Public,
+        "Daemon health",
+        move |_| {
+            let (ok, subsystems) = health.report();
+            Ok(Reply::ok(&json!({
+                "status": if ok { "ok" } else { "degraded" },
+                "version": env!("CARGO_PKG_VERSION"),
+                "uptime_s": health.uptime_s(),
+                "subsystems": subsystems,
+            })))
+        },
+    )];
     let docs = table.clone();
-    routes.push(Route::new("GET", "/api/openapi.json", Access::Public, "OpenAPI 3 document of the whole API", move |_| {
-        document(&docs, "")
-    }));
+    routes.push(Route::new(
+        "GET",
+        "/api/openapi.json",
+        Access::Public,
+        "OpenAPI 3 document of the whole API",
+        move |_| document(&docs, ""),
+    ));
     for service in SERVICES {
         let (health_path, spec_path): (&'static str, &'static str) = match service {
             "auth" => ("/api/auth/health", "/api/auth/apispec.json"),
@@ -76,13 +86,21 @@ pub fn routes(health: Arc<Health>, table: Arc<OnceLock<Vec<(String, Value)>>>) -
             "info" => ("/api/info/health", "/api/info/apispec.json"),
             _ => ("/api/email/health", "/api/email/apispec.json"),
         };
-        routes.push(Route::new("GET", health_path, Access::Public, "Service health", move |_| {
-            Ok(Reply::ok(&json!({"status": "ok", "service": service})))
-        }));
+        routes.push(Route::new(
+            "GET",
+            health_path,
+            Access::Public,
+            "Service health",
+            move |_| Ok(Reply::ok(&json!({"status": "ok", "service": service}))),
+        ));
         let docs = table.clone();
-        routes.push(Route::new("GET", spec_path, Access::Public, "OpenAPI document of one service", move |_| {
-            document(&docs, service)
-        }));
+        routes.push(Route::new(
+            "GET",
+            spec_path,
+            Access::Public,
+            "OpenAPI document of one service",
+            move |_| document(&docs, service),
+        ));
     }
     routes
 }
@@ -98,7 +116,10 @@ fn document(docs: &OnceLock<Vec<(String, Value)>>, service: &str) -> Result<Repl
 pub fn documents(routes: &[Route]) -> Vec<(String, Value)> {
     let mut docs = vec![(String::new(), openapi::document(routes, None))];
     for service in SERVICES {
-        docs.push((service.to_string(), openapi::document(routes, Some(service))));
+        docs.push((
+            service.to_string(),
+            openapi::document(routes, Some(service)),
+        ));
     }
     docs
 }

@@ -12,7 +12,10 @@ struct Logger {
 
 impl Log for Logger {
     fn enabled(&self, m: &Metadata) -> bool {
-        m.level() <= self.level && (m.target().starts_with("pistack") || m.target() == "access" || m.level() <= Level::Warn)
+        m.level() <= self.level
+            && (m.target().starts_with("pistack")
+                || m.target() == "access"
+                || m.level() <= Level::Warn)
     }
 
     fn log(&self, r: &Record) {
@@ -29,7 +32,13 @@ impl Log for Logger {
             format!("<{prio}>{}\n", r.args())
         } else {
             let secs = crate::events::now_ms();
-            format!("{}.{:03} {:<5} {}\n", secs / 1000, secs % 1000, r.level(), r.args())
+            format!(
+                "{}.{:03} {:<5} {}\n",
+                secs / 1000,
+                secs % 1000,
+                r.level(),
+                r.args()
+            )
         };
         // One write per line keeps lines whole when threads log at once.
         let _ = std::io::stderr().lock().write_all(line.as_bytes());

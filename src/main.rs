@@ -38,7 +38,10 @@ fn main() {
         cli::Command::CheckConfig => cli::check_config(&args.config),
         cli::Command::Passwd(name) => cli::passwd(&args.config, &name),
         cli::Command::ImportSupervisord(file) => {
-            eprintln!("pistack: import-supervisord {} is not available yet", file.display());
+            eprintln!(
+                "pistack: import-supervisord {} is not available yet",
+                file.display()
+            );
             1
         }
         cli::Command::Serve => {
@@ -60,7 +63,8 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     // Before any thread exists, so that every thread inherits the mask.
     signals::block_shutdown_signals();
     let config = config::load(config_path).map_err(|e| e.to_string())?;
-    store::ensure_dir(&config.state_dir).map_err(|e| format!("state_dir {}: {e}", config.state_dir.display()))?;
+    store::ensure_dir(&config.state_dir)
+        .map_err(|e| format!("state_dir {}: {e}", config.state_dir.display()))?;
     let _lock = store::StateLock::acquire(&config.state_dir)?;
 
     let auth = Arc::new(auth::Auth::open(&config.auth, &config.state_dir)?);

@@ -46,7 +46,10 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> io::Result<Option<T>> {
         Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("{} is not valid: {e}; move it away to start afresh", path.display()),
+                format!(
+                    "{} is not valid: {e}; move it away to start afresh",
+                    path.display()
+                ),
             )
         }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -120,9 +123,15 @@ mod tests {
         write_json(&p, &vec![1u32, 2]).unwrap();
         assert_eq!(read_json::<Vec<u32>>(&p).unwrap(), Some(vec![1, 2]));
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         std::fs::write(&p, b"{broken").unwrap();
-        assert!(read_json::<Vec<u32>>(&p).unwrap_err().to_string().contains("move it away"));
+        assert!(read_json::<Vec<u32>>(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("move it away"));
     }
 
     #[test]

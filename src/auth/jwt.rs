@@ -28,8 +28,14 @@ const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
 
 pub fn sign(claims: &Claims, secret: &[u8]) -> String {
     let payload = serde_json::to_vec(claims).unwrap_or_default();
-    let signing_input = format!("{}.{}", URL_SAFE_NO_PAD.encode(HEADER), URL_SAFE_NO_PAD.encode(payload));
-    let sig = mac(secret, signing_input.as_bytes()).finalize().into_bytes();
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(HEADER),
+        URL_SAFE_NO_PAD.encode(payload)
+    );
+    let sig = mac(secret, signing_input.as_bytes())
+        .finalize()
+        .into_bytes();
     format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig))
 }
 
@@ -56,7 +62,9 @@ impl std::fmt::Display for TokenError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TokenError::Malformed => write!(f, "the token is not a well-formed JWT"),
-            TokenError::Algorithm(a) => write!(f, "token algorithm {a:?} is not accepted (only HS256)"),
+            TokenError::Algorithm(a) => {
+                write!(f, "token algorithm {a:?} is not accepted (only HS256)")
+            }
             TokenError::Signature => write!(f, "the token's signature is wrong"),
             TokenError::Expired => write!(f, "the token has expired; refresh it or log in again"),
         }
@@ -65,9 +73,14 @@ impl std::fmt::Display for TokenError {
 
 /// Check the signature (constant time) and the header, and decode the claims,
 /// without looking at `exp`.
-pub fn verify_signature<T: for<'de> Deserialize<'de>>(token: &str, secret: &[u8]) -> Result<T, TokenError> {
+pub fn verify_signature<T: for<'de> Deserialize<'de>>(
+    token: &str,
+    secret: &[u8],
+) -> Result<T, TokenError> {
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(TokenError::Malformed);
     };
     let header: serde_json::Value = URL_SAFE_NO_PAD
@@ -80,12 +93,16 @@ pub fn verify_signature<T: for<'de> Deserialize<'de>>(token: &str, secret: &[u8]
         Some(other) => return Err(TokenError::Algorithm(other.to_string())),
         None => return Err(TokenError::Algorithm("missing".into())),
     }
-    let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| TokenError::Malformed)?;
+    let sig = URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| TokenError::Malformed)?;
     let signing_input = &token[..h.len() + 1 + p.len()];
     mac(secret, signing_input.as_bytes())
         .verify_slice(&sig)
         .map_err(|_| TokenError::Signature)?;
-    let payload = URL_SAFE_NO_PAD.decode(p).map_err(|_| TokenError::Malformed)?;
+    let payload = URL_SAFE_NO_PAD
+        .decode(p)
+        .map_err(|_| TokenError::Malformed)?;
     serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed)
 }
 
@@ -115,10 +132,16 @@ mod tests {
         assert_eq!(payload["exp"], 1300819380);
         let (input, _) = token.rsplit_once('.').unwrap();
         let sig = mac(&key, input.as_bytes()).finalize().into_bytes();
-        assert_eq!(URL_SAFE_NO_PAD.encode(sig), "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
+        assert_eq!(
+            URL_SAFE_NO_PAD.encode(sig),
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+        );
         // One flipped bit in the payload breaks it.
         let tampered = token.replacen("eyJpc3Mi", "eyJpc3Ni", 1);
-        assert_eq!(verify_signature::<serde_json::Value>(&tampered, &key).unwrap_err(), TokenError::Signature);
+        assert_eq!(
+            verify_signature::<serde_json::Value>(&tampered, &key).unwrap_err(),
+            TokenError::Signature
+        );
     }
 
     fn claims(exp: u64) -> Claims {
@@ -146,9 +169,16 @@ mod tests {
     fn alg_none_and_others_refused() {
         let t = sign(&claims(100), b"k");
         let payload = t.split('.').nth(1).unwrap();
-        for alg in [r#"{"alg":"none"}"#, r#"{"alg":"HS512"}"#, r#"{"typ":"JWT"}"#] {
+        for alg in [
+            r#"{"alg":"none"}"#,
+            r#"{"alg":"HS512"}"#,
+            r#"{"typ":"JWT"}"#,
+        ] {
             let forged = format!("{}.{payload}.", URL_SAFE_NO_PAD.encode(alg));
-            assert!(matches!(verify(&forged, b"k", 1), Err(TokenError::Algorithm(_))), "{alg}");
+            assert!(
+                matches!(verify(&forged, b"k", 1), Err(TokenError::Algorithm(_))),
+                "{alg}"
+            );
         }
         assert_eq!(verify("a.b", b"k", 1).unwrap_err(), TokenError::Malformed);
         assert_eq!(verify("", b"k", 1).unwrap_err(), TokenError::Malformed);

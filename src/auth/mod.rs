@@ -104,7 +104,6 @@ pub struct Tokens {
 pub enum Error {
     Invalid(String),
     Unauthenticated(String),
-    Forbidden(String),
     NotFound(String),
     Conflict(String),
     Throttled { retry_after_s: u64 },
@@ -140,12 +139,16 @@ pub struct Auth {
     sessions_path: PathBuf,
     throttle: Throttle,
     /// Verified against when the name is unknown, so that timing does not tell
-    /// which names exist.
-    dummy_hash: String,
+    /// which names exist. Made on first need: hashing at full cost on every start
+    /// would cost a Pi Zero seconds.
+    dummy_hash: std::sync::OnceLock<String>,
 }
 
 pub fn valid_name(name: &str) -> bool {
-    (1..=32).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
 }
 
 fn check_password_rules(p: &str) -> Result<(), Error> {
@@ -166,22 +169,30 @@ fn load_secret(settings: &AuthConfig, state_dir: &Path) -> Result<Vec<u8>, Strin
         return Ok(s.as_bytes().to_vec());
     }
     if let Some(file) = &settings.secret_file {
-        let mut bytes = std::fs::read(file).map_err(|e| format!("auth.secret_file {}: {e}", file.display()))?;
+        let mut bytes =
+            std::fs::read(file).map_err(|e| format!("auth.secret_file {}: {e}", file.display()))?;
         while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
             bytes.pop();
         }
         if bytes.len() < 32 {
-            return Err(format!("auth.secret_file {}: use at least 32 bytes", file.display()));
+            return Err(format!(
+                "auth.secret_file {}: use at least 32 bytes",
+                file.display()
+            ));
         }
         return Ok(bytes);
     }
     let path = state_dir.join("secret.key");
     match std::fs::read(&path) {
         Ok(bytes) if bytes.len() >= 32 => Ok(bytes),
-        Ok(_) => Err(format!("{} is too short; delete it to make a new one", path.display())),
+        Ok(_) => Err(format!(
+            "{} is too short; delete it to make a new one",
+            path.display()
+        )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let secret = crate::random::bytes::<64>().map_err(|e| e.to_string())?;
-            store::write_atomic(&path, &secret, 0o600).map_err(|e| format!("{}: {e}", path.display()))?;
+            store::write_atomic(&path, &secret, 0o600)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
             Ok(secret.to_vec())
         }
         Err(e) => Err(format!("{}: {e}", path.display())),
@@ -194,11 +205,12 @@ impl Auth {
         let secret = load_secret(settings, state_dir)?;
         let users_path = state_dir.join("users.json");
         let sessions_path = state_dir.join("sessions.json");
-        let users: UsersFile = store::read_json(&users_path).map_err(|e| e.to_string())?.unwrap_or_default();
+        let users: UsersFile = store::read_json(&users_path)
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default();
         let sessions: SessionsFile = store::read_json(&sessions_path)
             .map_err(|e| e.to_string())?
             .unwrap_or_default();
-        let dummy_hash = password::hash("not a password", settings.pbkdf2_iterations).map_err(|e| e.to_string())?;
         let auth = Auth {
             state: Mutex::new(State {
                 users: users.users,
@@ -212,7 +224,7 @@ impl Auth {
             settings: settings.clone(),
             users_path,
             sessions_path,
-            dummy_hash,
+            dummy_hash: std::sync::OnceLock::new(),
         };
         auth.create_first_root(state_dir)?;
         {
@@ -239,16 +251,21 @@ impl Auth {
             Ok(p) if !p.is_empty() => (p, true),
             _ => (crate::random::password().map_err(|e| e.to_string())?, false),
         };
-        check_password_rules(&password).map_err(|_| "PISTACK_ROOT_PASSWORD: use at least 8 characters".to_string())?;
+        check_password_rules(&password)
+            .map_err(|_| "PISTACK_ROOT_PASSWORD: use at least 8 characters".to_string())?;
         if !from_env {
             store::write_atomic(&file, format!("{password}\n").as_bytes(), 0o600)
                 .map_err(|e| format!("{}: {e}", file.display()))?;
         }
-        self.create_user("root", &password, Level::Root).map_err(|e| format!("{e:?}"))?;
+        self.create_user("root", &password, Level::Root)
+            .map_err(|e| format!("{e:?}"))?;
         if from_env {
             log::warn!("created user root with the password from PISTACK_ROOT_PASSWORD");
         } else {
-            log::warn!("created user root; its password is in {} (change it, then delete the file)", file.display());
+            log::warn!(
+                "created user root; its password is in {} (change it, then delete the file)",
+                file.display()
+            );
         }
         Ok(())
     }
@@ -257,7 +274,8 @@ impl Auth {
         let file = UsersFile {
             users: state.users.clone(),
         };
-        store::write_json(&self.users_path, &file).map_err(|e| Error::Storage(format!("{}: {e}", self.users_path.display())))
+        store::write_json(&self.users_path, &file)
+            .map_err(|e| Error::Storage(format!("{}: {e}", self.users_path.display())))
     }
 
     fn save_sessions(&self, state: &State) -> Result<(), Error> {
@@ -270,20 +288,28 @@ impl Auth {
 
     // ----- tokens ---------------------------------------------------------------
 
-    fn issue(&self, state: &mut State, user: &User, family_id: Option<String>) -> Result<Tokens, Error> {
+    fn issue(
+        &self,
+        state: &mut State,
+        user: &User,
+        family_id: Option<String>,
+    ) -> Result<Tokens, Error> {
         let now = now_s();
         let jti = crate::random::uuid()?;
         let family_id = match family_id {
             Some(f) => f,
             None => crate::random::uuid()?,
         };
-        let family = state.families.entry(family_id.clone()).or_insert_with(|| Family {
-            user_id: user.id.clone(),
-            created_at: now,
-            expires_at: now + self.settings.refresh_ttl_s,
-            current_jti: String::new(),
-            revoked: false,
-        });
+        let family = state
+            .families
+            .entry(family_id.clone())
+            .or_insert_with(|| Family {
+                user_id: user.id.clone(),
+                created_at: now,
+                expires_at: now + self.settings.refresh_ttl_s,
+                current_jti: String::new(),
+                revoked: false,
+            });
         family.current_jti = jti.clone();
         family.expires_at = now + self.settings.refresh_ttl_s;
         let claims = |typ: &str, jti: String, exp: u64| Claims {
@@ -296,9 +322,16 @@ impl Auth {
             exp,
             fam: family_id.clone(),
         };
-        let refresh = jwt::sign(&claims("refresh", jti, now + self.settings.refresh_ttl_s), &self.secret);
+        let refresh = jwt::sign(
+            &claims("refresh", jti, now + self.settings.refresh_ttl_s),
+            &self.secret,
+        );
         let access = jwt::sign(
-            &claims("access", crate::random::uuid()?, now + self.settings.access_ttl_s),
+            &claims(
+                "access",
+                crate::random::uuid()?,
+                now + self.settings.access_ttl_s,
+            ),
             &self.secret,
         );
         prune(&mut state.families, now);
@@ -317,7 +350,9 @@ impl Auth {
         let now = Instant::now();
         let keys = [format!("acct:{name}"), format!("addr:{client}")];
         if let Err(wait) = self.throttle.check(&keys, now) {
-            return Err(Error::Throttled { retry_after_s: wait });
+            return Err(Error::Throttled {
+                retry_after_s: wait,
+            });
         }
         let found = {
             let state = self.lock();
@@ -326,7 +361,11 @@ impl Auth {
         let ok = match &found {
             Some(rec) => password::verify(pass, &rec.password_hash),
             None => {
-                password::verify(pass, &self.dummy_hash);
+                let dummy = self.dummy_hash.get_or_init(|| {
+                    password::hash("not a password", self.settings.pbkdf2_iterations)
+                        .unwrap_or_default()
+                });
+                password::verify(pass, dummy);
                 false
             }
         };
@@ -356,7 +395,8 @@ impl Auth {
     /// Rotate a refresh token. Presenting one that was already rotated revokes its
     /// whole family: someone holds a copy.
     pub fn refresh(&self, token: &str) -> Result<Tokens, Error> {
-        let claims = jwt::verify(token, &self.secret, now_s()).map_err(|e| Error::Unauthenticated(e.to_string()))?;
+        let claims = jwt::verify(token, &self.secret, now_s())
+            .map_err(|e| Error::Unauthenticated(e.to_string()))?;
         if claims.typ != "refresh" {
             return Err(Error::Unauthenticated("this is not a refresh token".into()));
         }
@@ -369,7 +409,10 @@ impl Auth {
         if family.current_jti != claims.jti {
             family.revoked = true;
             self.save_sessions(&state)?;
-            log::warn!("refresh token reuse for user {}: its session is revoked", claims.nam);
+            log::warn!(
+                "refresh token reuse for user {}: its session is revoked",
+                claims.nam
+            );
             return Err(Error::Unauthenticated(
                 "this refresh token was already used; the session is revoked, log in again".into(),
             ));
@@ -385,17 +428,25 @@ impl Auth {
 
     /// Check an `Authorization` header value and return the caller.
     pub fn authenticate(&self, header: Option<&str>) -> Result<Caller, Error> {
-        let token = header
-            .and_then(bearer_token)
-            .ok_or_else(|| Error::Unauthenticated("missing token: send Authorization: Bearer <access_token>".into()))?;
-        let claims = jwt::verify(&token, &self.secret, now_s()).map_err(|e| Error::Unauthenticated(e.to_string()))?;
+        let token = header.and_then(bearer_token).ok_or_else(|| {
+            Error::Unauthenticated(
+                "missing token: send Authorization: Bearer <access_token>".into(),
+            )
+        })?;
+        let claims = jwt::verify(&token, &self.secret, now_s())
+            .map_err(|e| Error::Unauthenticated(e.to_string()))?;
         if claims.typ != "access" {
             return Err(Error::Unauthenticated("this is not an access token".into()));
         }
         let state = self.lock();
-        let live = state.families.get(&claims.fam).is_some_and(|f| !f.revoked && f.user_id == claims.sub);
+        let live = state
+            .families
+            .get(&claims.fam)
+            .is_some_and(|f| !f.revoked && f.user_id == claims.sub);
         if !live {
-            return Err(Error::Unauthenticated("this session has ended; log in again".into()));
+            return Err(Error::Unauthenticated(
+                "this session has ended; log in again".into(),
+            ));
         }
         let user = state
             .users
@@ -414,8 +465,8 @@ impl Auth {
     /// End the login a refresh token belongs to. Idempotent; an expired token
     /// still works (its signature is what matters).
     pub fn logout(&self, token: &str) -> Result<(), Error> {
-        let claims: Claims =
-            jwt::verify_signature(token, &self.secret).map_err(|e| Error::Unauthenticated(e.to_string()))?;
+        let claims: Claims = jwt::verify_signature(token, &self.secret)
+            .map_err(|e| Error::Unauthenticated(e.to_string()))?;
         let mut state = self.lock();
         if let Some(f) = state.families.get_mut(&claims.fam) {
             if !f.revoked {
@@ -452,7 +503,11 @@ impl Auth {
     }
 
     pub fn find_by_name(&self, name: &str) -> Option<User> {
-        self.lock().users.iter().find(|u| u.user.name == name).map(|u| u.user.clone())
+        self.lock()
+            .users
+            .iter()
+            .find(|u| u.user.name == name)
+            .map(|u| u.user.clone())
     }
 
     pub fn create_user(&self, name: &str, pass: &str, level: Level) -> Result<User, Error> {
@@ -504,14 +559,24 @@ impl Auth {
             .position(|u| u.user.id == id)
             .ok_or_else(|| Error::NotFound(format!("no user with id {id}")))?;
         if let Some(name) = &patch.name {
-            if state.users.iter().any(|u| &u.user.name == name && u.user.id != id) {
+            if state
+                .users
+                .iter()
+                .any(|u| &u.user.name == name && u.user.id != id)
+            {
                 return Err(Error::Conflict(format!("the name {name:?} is taken")));
             }
         }
         if let Some(level) = patch.level {
-            let roots = state.users.iter().filter(|u| u.user.level == Level::Root).count();
+            let roots = state
+                .users
+                .iter()
+                .filter(|u| u.user.level == Level::Root)
+                .count();
             if state.users[idx].user.level == Level::Root && level != Level::Root && roots == 1 {
-                return Err(Error::Conflict("this is the last Root; make another Root first".into()));
+                return Err(Error::Conflict(
+                    "this is the last Root; make another Root first".into(),
+                ));
             }
         }
         let before = state.users[idx].clone();
@@ -539,7 +604,12 @@ impl Auth {
 
     /// Does `pass` match the user's password? (for a self-service change)
     pub fn check_password(&self, id: &str, pass: &str) -> bool {
-        let hash = self.lock().users.iter().find(|u| u.user.id == id).map(|u| u.password_hash.clone());
+        let hash = self
+            .lock()
+            .users
+            .iter()
+            .find(|u| u.user.id == id)
+            .map(|u| u.password_hash.clone());
         match hash {
             Some(h) => password::verify(pass, &h),
             None => false,
@@ -553,9 +623,15 @@ impl Auth {
             .iter()
             .position(|u| u.user.id == id)
             .ok_or_else(|| Error::NotFound(format!("no user with id {id}")))?;
-        let roots = state.users.iter().filter(|u| u.user.level == Level::Root).count();
+        let roots = state
+            .users
+            .iter()
+            .filter(|u| u.user.level == Level::Root)
+            .count();
         if state.users[idx].user.level == Level::Root && roots == 1 {
-            return Err(Error::Conflict("this is the last Root; make another Root first".into()));
+            return Err(Error::Conflict(
+                "this is the last Root; make another Root first".into(),
+            ));
         }
         let removed = state.users.remove(idx);
         if let Err(e) = self.save_users(&state) {
@@ -586,7 +662,10 @@ impl Auth {
 /// Revoke every live family of a user; returns how many.
 fn revoke_user(families: &mut BTreeMap<String, Family>, user_id: &str) -> usize {
     let mut n = 0;
-    for f in families.values_mut().filter(|f| f.user_id == user_id && !f.revoked) {
+    for f in families
+        .values_mut()
+        .filter(|f| f.user_id == user_id && !f.revoked)
+    {
         f.revoked = true;
         n += 1;
     }
@@ -623,7 +702,14 @@ mod tests {
 
     #[test]
     fn bearer_variants() {
-        for h in ["Bearer abc", "Bearer Bearer abc", "Bearer%20abc", "bearer \"abc\"", "Bearer 'abc' ", "abc"] {
+        for h in [
+            "Bearer abc",
+            "Bearer Bearer abc",
+            "Bearer%20abc",
+            "bearer \"abc\"",
+            "Bearer 'abc' ",
+            "abc",
+        ] {
             assert_eq!(bearer_token(h).as_deref(), Some("abc"), "{h}");
         }
         assert_eq!(bearer_token("Bearer "), None);
@@ -642,7 +728,10 @@ mod tests {
     }
 
     fn root_password(dir: &Path) -> String {
-        std::fs::read_to_string(dir.join("initial-root-password")).unwrap().trim().to_string()
+        std::fs::read_to_string(dir.join("initial-root-password"))
+            .unwrap()
+            .trim()
+            .to_string()
     }
 
     #[test]
@@ -651,10 +740,16 @@ mod tests {
         let pw = root_password(&dir);
         assert_eq!(pw.len(), 20);
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.join("initial-root-password")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.join("initial-root-password"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(auth.login("root", &pw, "t").is_ok());
-        assert_eq!(auth.login("root", "password", "t").unwrap_err(), Error::Unauthenticated("invalid credentials".into()));
+        assert_eq!(
+            auth.login("root", "password", "t").unwrap_err(),
+            Error::Unauthenticated("invalid credentials".into())
+        );
     }
 
     #[test]
@@ -662,11 +757,18 @@ mod tests {
         let (auth, dir) = temp_auth("rot");
         let t1 = auth.login("root", &root_password(&dir), "t").unwrap();
         let t2 = auth.refresh(&t1.refresh_token).unwrap();
-        assert!(auth.authenticate(Some(&format!("Bearer {}", t2.access_token))).is_ok());
-        assert!(matches!(auth.refresh(&t1.refresh_token), Err(Error::Unauthenticated(_))));
+        assert!(auth
+            .authenticate(Some(&format!("Bearer {}", t2.access_token)))
+            .is_ok());
+        assert!(matches!(
+            auth.refresh(&t1.refresh_token),
+            Err(Error::Unauthenticated(_))
+        ));
         // The thief's replay ended the legitimate holder's tokens too.
         assert!(auth.refresh(&t2.refresh_token).is_err());
-        assert!(auth.authenticate(Some(&format!("Bearer {}", t2.access_token))).is_err());
+        assert!(auth
+            .authenticate(Some(&format!("Bearer {}", t2.access_token)))
+            .is_err());
     }
 
     #[test]
@@ -685,12 +787,18 @@ mod tests {
         auth.set_password_by_name("root", "a new password").unwrap();
         assert!(auth.authenticate(Some(&t.access_token)).is_err());
         assert!(auth.login("root", "a new password", "t").is_ok());
-        assert!(matches!(auth.delete_user(&root.id), Err(Error::Conflict(_))));
+        assert!(matches!(
+            auth.delete_user(&root.id),
+            Err(Error::Conflict(_))
+        ));
         let patch = UserPatch {
             level: Some(Level::User),
             ..UserPatch::default()
         };
-        assert!(matches!(auth.update_user(&root.id, &patch), Err(Error::Conflict(_))));
+        assert!(matches!(
+            auth.update_user(&root.id, &patch),
+            Err(Error::Conflict(_))
+        ));
     }
 
     #[test]

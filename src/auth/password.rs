@@ -21,7 +21,11 @@ fn derive(password: &str, salt: &[u8], iterations: u32) -> [u8; 32] {
 
 fn hash_with_salt(password: &str, salt: &[u8], iterations: u32) -> String {
     let out = derive(password, salt, iterations);
-    format!("{PREFIX}{iterations}${}${}", STANDARD_NO_PAD.encode(salt), STANDARD_NO_PAD.encode(out))
+    format!(
+        "{PREFIX}{iterations}${}${}",
+        STANDARD_NO_PAD.encode(salt),
+        STANDARD_NO_PAD.encode(out)
+    )
 }
 
 /// The iteration count and parts of a stored hash; `None` if it is not ours.
@@ -44,7 +48,9 @@ pub fn iterations(phc: &str) -> Option<u32> {
 /// Does `password` match `phc`? Compared in constant time.
 pub fn verify(password: &str, phc: &str) -> bool {
     match parse(phc) {
-        Some((iterations, salt, expected)) => constant_time_eq(&derive(password, &salt, iterations), &expected),
+        Some((iterations, salt, expected)) => {
+            constant_time_eq(&derive(password, &salt, iterations), &expected)
+        }
         None => false,
     }
 }
@@ -92,6 +98,9 @@ mod tests {
         assert!(!verify("correct horsf", &h));
         assert!(!verify("x", "$pbkdf2-sha256$i=0$AAAA$BBBB"));
         assert!(!verify("x", "plain"));
-        assert_eq!(hash_with_salt("p", b"0123456789abcdef", 1000), hash_with_salt("p", b"0123456789abcdef", 1000));
+        assert_eq!(
+            hash_with_salt("p", b"0123456789abcdef", 1000),
+            hash_with_salt("p", b"0123456789abcdef", 1000)
+        );
     }
 }

@@ -53,7 +53,11 @@ impl Throttle {
         if entries.len() >= MAX_KEYS {
             entries.retain(|_, e| now.duration_since(e.last) < FORGET_AFTER);
             if entries.len() >= MAX_KEYS {
-                if let Some(oldest) = entries.iter().min_by_key(|(_, e)| e.last).map(|(k, _)| k.clone()) {
+                if let Some(oldest) = entries
+                    .iter()
+                    .min_by_key(|(_, e)| e.last)
+                    .map(|(k, _)| k.clone())
+                {
                     entries.remove(&oldest);
                 }
             }

@@ -103,7 +103,12 @@ fn handle(site: &Site, mut request: tiny_http::Request) {
     let headers: Vec<(String, String)> = request
         .headers()
         .iter()
-        .map(|h| (h.field.as_str().as_str().to_ascii_lowercase(), h.value.as_str().to_string()))
+        .map(|h| {
+            (
+                h.field.as_str().as_str().to_ascii_lowercase(),
+                h.value.as_str().to_string(),
+            )
+        })
         .collect();
     let remote = request.remote_addr().map(|a| a.ip());
 
@@ -135,11 +140,19 @@ fn api(
     let (route, params) = match site.router.find(method, path) {
         Match::Found(route, params) => (route, params),
         Match::WrongMethod(allowed) => {
-            return ApiError::new(405, format!("{method} is not allowed on {path}; use {}", allowed.join(" or ")))
-                .with_header("Allow", allowed.join(", "))
-                .into_reply()
+            return ApiError::new(
+                405,
+                format!(
+                    "{method} is not allowed on {path}; use {}",
+                    allowed.join(" or ")
+                ),
+            )
+            .with_header("Allow", allowed.join(", "))
+            .into_reply()
         }
-        Match::NotFound => return ApiError::not_found(format!("no such endpoint: {path}")).into_reply(),
+        Match::NotFound => {
+            return ApiError::not_found(format!("no such endpoint: {path}")).into_reply()
+        }
     };
     let mut ctx = Ctx {
         method: method.to_string(),
@@ -177,7 +190,8 @@ fn api(
 /// The body, refused with 413 past `max` bytes (declared or actually sent).
 fn read_body(request: &mut tiny_http::Request, max: usize) -> Result<Vec<u8>, ApiError> {
     let too_big = || {
-        ApiError::new(413, format!("the body is over the limit of {max} bytes")).with_header("Connection", "close")
+        ApiError::new(413, format!("the body is over the limit of {max} bytes"))
+            .with_header("Connection", "close")
     };
     if request.body_length().is_some_and(|n| n > max) {
         return Err(too_big());
@@ -221,7 +235,13 @@ fn respond(request: tiny_http::Request, reply: Reply) {
     }
     let len = reply.body.len();
     let body = std::io::Cursor::new(reply.body);
-    let response = tiny_http::Response::new(tiny_http::StatusCode(reply.status), headers, body, Some(len), None);
+    let response = tiny_http::Response::new(
+        tiny_http::StatusCode(reply.status),
+        headers,
+        body,
+        Some(len),
+        None,
+    );
     // A client that went away is not our error.
     let _ = request.respond(response);
 }

@@ -7,7 +7,10 @@ use serde_json::{json, Map, Value};
 
 pub fn document(routes: &[Route], service: Option<&str>) -> Value {
     let mut paths = Map::new();
-    for route in routes.iter().filter(|r| service.is_none_or(|s| r.service() == s)) {
+    for route in routes
+        .iter()
+        .filter(|r| service.is_none_or(|s| r.service() == s))
+    {
         let params: Vec<Value> = route
             .pattern
             .split('/')
@@ -32,7 +35,9 @@ pub fn document(routes: &[Route], service: Option<&str>) -> Value {
                 op["x-level"] = json!(format!("{level:?}+"));
             }
         }
-        let entry = paths.entry(route.pattern.to_string()).or_insert_with(|| json!({}));
+        let entry = paths
+            .entry(route.pattern.to_string())
+            .or_insert_with(|| json!({}));
         entry[route.method.to_ascii_lowercase()] = op;
     }
     json!({

@@ -79,7 +79,11 @@ impl Ctx {
             } else {
                 "invalid body"
             };
-            ApiError::bad_request(format!("{kind}: {msg} (line {} column {})", e.line(), e.column()))
+            ApiError::bad_request(format!(
+                "{kind}: {msg} (line {} column {})",
+                e.line(),
+                e.column()
+            ))
         })
     }
 

@@ -164,7 +164,10 @@ mod tests {
     fn unknown_and_partial_paths() {
         let r = router();
         assert!(matches!(r.find("GET", "/api/io/gpio"), Match::NotFound));
-        assert!(matches!(r.find("GET", "/api/io/gpio/a/b/c"), Match::NotFound));
+        assert!(matches!(
+            r.find("GET", "/api/io/gpio/a/b/c"),
+            Match::NotFound
+        ));
         assert!(matches!(r.find("GET", "/api/io/gpio/"), Match::NotFound));
         assert!(matches!(r.find("HEAD", "/api/io/gpio/x"), Match::Found(..)));
     }

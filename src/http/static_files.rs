@@ -32,7 +32,10 @@ fn resolve(www_dir: &Path, raw_path: &str) -> Result<PathBuf, ApiError> {
         }
     }
     let root = www_dir.canonicalize().map_err(|_| {
-        ApiError::not_found(format!("the web root {} is missing; set http.www_dir", www_dir.display()))
+        ApiError::not_found(format!(
+            "the web root {} is missing; set http.www_dir",
+            www_dir.display()
+        ))
     })?;
     let mut candidate = root.join(&relative);
     if candidate.is_dir() {
@@ -91,9 +94,19 @@ fn send(file: &Path, headers: &[(String, String)]) -> Reply {
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    let etag = format!("\"{:x}-{:x}{}\"", meta.len(), mtime, if use_gz { "-gz" } else { "" });
-    let if_none_match = headers.iter().find(|(k, _)| k == "if-none-match").map(|(_, v)| v.as_str());
-    let mut reply = if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
+    let etag = format!(
+        "\"{:x}-{:x}{}\"",
+        meta.len(),
+        mtime,
+        if use_gz { "-gz" } else { "" }
+    );
+    let if_none_match = headers
+        .iter()
+        .find(|(k, _)| k == "if-none-match")
+        .map(|(_, v)| v.as_str());
+    let mut reply = if if_none_match
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+    {
         let mut r = Reply::text(304, Vec::new());
         r.content_type = content_type(file);
         r

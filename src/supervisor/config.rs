@@ -135,10 +135,19 @@ pub fn validate(name: &str, p: &ProgramConfig) -> Vec<String> {
         err("", "a program name is 1-64 of A-Z a-z 0-9 _ . -".into());
     }
     if p.command.is_empty() || p.command[0].is_empty() {
-        err("command", "must be a non-empty list, e.g. [\"/bin/sleep\", \"60\"]".into());
+        err(
+            "command",
+            "must be a non-empty list, e.g. [\"/bin/sleep\", \"60\"]".into(),
+        );
     }
     if signal_number(&p.stopsignal).is_none() {
-        err("stopsignal", format!("unknown signal {:?} (use TERM, INT, HUP, QUIT, KILL, USR1, USR2)", p.stopsignal));
+        err(
+            "stopsignal",
+            format!(
+                "unknown signal {:?} (use TERM, INT, HUP, QUIT, KILL, USR1, USR2)",
+                p.stopsignal
+            ),
+        );
     }
     if p.stdout_log.max_bytes == 0 || p.stderr_log.max_bytes == 0 {
         err("stdout_log/stderr_log", "max_bytes must be above 0".into());
@@ -149,5 +158,7 @@ pub fn validate(name: &str, p: &ProgramConfig) -> Vec<String> {
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
 }

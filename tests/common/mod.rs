@@ -73,7 +73,11 @@ impl Daemon {
     /// Start in an existing folder (state kept from an earlier run), with extra env.
     pub fn start_in(dir: PathBuf, extra: Value, env: &[(&str, &str)]) -> Daemon {
         let config_path = dir.join("pistack.json");
-        std::fs::write(&config_path, serde_json::to_vec_pretty(&config(&dir, extra)).unwrap()).unwrap();
+        std::fs::write(
+            &config_path,
+            serde_json::to_vec_pretty(&config(&dir, extra)).unwrap(),
+        )
+        .unwrap();
         Daemon::start_with_file(dir, config_path, env)
     }
 
@@ -112,7 +116,10 @@ impl Daemon {
             match rx.recv_timeout(left) {
                 Ok(line) => {
                     if let Some(i) = line.find("listening on http://") {
-                        let addr = line[i + "listening on http://".len()..].split_whitespace().next().unwrap();
+                        let addr = line[i + "listening on http://".len()..]
+                            .split_whitespace()
+                            .next()
+                            .unwrap();
                         break format!("http://{addr}");
                     }
                     seen.push(line);
@@ -120,11 +127,16 @@ impl Daemon {
                 Err(_) => {
                     let status = child.try_wait().ok().flatten();
                     let _ = child.kill();
-                    panic!("daemon did not start (exit {status:?}); it said:\n{}", seen.join("\n"));
+                    panic!(
+                        "daemon did not start (exit {status:?}); it said:\n{}",
+                        seen.join("\n")
+                    );
                 }
             }
         };
-        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build();
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(60))
+            .build();
         Daemon {
             child: Some(child),
             dir,
@@ -145,7 +157,13 @@ impl Daemon {
 
     /// Any request; returns status, headers of interest and the body as JSON
     /// (or as a JSON string when it is not JSON).
-    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Resp {
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Resp {
         let mut req = self.agent.request(method, &self.url(path));
         if let Some(t) = token {
             req = req.set("Authorization", &format!("Bearer {t}"));
@@ -183,7 +201,10 @@ impl Daemon {
 
     /// An access token for root.
     pub fn root(&self) -> String {
-        self.login("root", ROOT_PASSWORD)["access_token"].as_str().unwrap().to_string()
+        self.login("root", ROOT_PASSWORD)["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     /// Create a user with `level` and return an access token for it.
@@ -194,7 +215,10 @@ impl Daemon {
             json!({"name": name, "password": "password-of-test-user", "level": level}),
         );
         assert_eq!(r.status, 201, "create {name}: {}", r.body);
-        self.login(name, "password-of-test-user")["access_token"].as_str().unwrap().to_string()
+        self.login(name, "password-of-test-user")["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     /// SIGTERM and wait; returns the exit code (None if killed by a signal).
@@ -225,7 +249,10 @@ impl Daemon {
     /// Wait until `pred` holds for the lines the daemon logged (up to `secs`).
     pub fn wait_log(&self, secs: u64, pred: impl Fn(&str) -> bool) -> Option<String> {
         let deadline = Instant::now() + Duration::from_secs(secs);
-        while let Ok(line) = self.stderr.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        while let Ok(line) = self
+            .stderr
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
             if pred(&line) {
                 return Some(line);
             }
@@ -273,7 +300,10 @@ impl Resp {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The error message of a JSON error body.

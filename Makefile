@@ -1,0 +1,77 @@
+# pistack — the two commands are `make run` and `make test`.
+SHELL := /bin/bash
+CARGO ?= cargo
+TOOLS ?= $(abspath ../shared/tools)
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+PREFIX ?= /usr
+DESTDIR ?=
+
+.PHONY: run build release test test-rust test-pi test-unit-pi test-deb test-unit-file bench fmt lint pi pi-static deb install clean
+
+## run: build and start the daemon with conf/dev.json (simulated GPIO, demo programs, state in ./var)
+run: build
+	@mkdir -p var
+	@echo "pistack: http://127.0.0.1:8080  (user root; first password in ./var/initial-root-password)"
+	@test ! -f var/initial-root-password || echo "pistack: root password: $$(cat var/initial-root-password)"
+	exec ./target/debug/pistack --config conf/dev.json serve
+
+build:
+	$(CARGO) build
+
+release:
+	$(CARGO) build --release
+
+## test: everything CI checks
+test: lint test-rust test-unit-file test-pi test-deb
+	@echo "make test: all checks passed"
+
+test-rust:
+	$(CARGO) test --all-targets
+
+test-unit-file:
+	systemd/check-unit.sh
+
+## the ARMv6 (Pi Zero) binary on an emulated ARM1176: unit tests, then a daemon smoke run
+test-pi:
+	packaging/pi-test.sh
+
+test-deb: release
+	packaging/deb/build-deb.sh amd64 target/release/pistack $(VERSION) dist
+	packaging/deb/test-deb.sh dist/pistack_$(VERSION)_amd64.deb
+
+## bench: figures only (memory, start time, requests/s, p99, restart and GPIO latency, size)
+bench: release
+	bench/core.sh
+	@test ! -x bench/supervisor.sh || bench/supervisor.sh
+	@test ! -x bench/gpio.sh || bench/gpio.sh
+
+fmt:
+	$(CARGO) fmt
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	@! $(CARGO) tree -e normal --prefix none | grep -Eq '^(tokio|async-std|smol|futures-executor) ' || \
+	  { echo "an async runtime is in the dependency tree"; exit 1; }
+
+## pi: the Pi Zero binary with cross (needs Docker); pi-static: without Docker, static musl
+pi:
+	CROSS_CONFIG=cross/Cross.toml cross build --release --target arm-unknown-linux-gnueabihf
+
+pi-static:
+	$(TOOLS)/pi-cross-build musl
+
+deb: release pi-static
+	packaging/deb/build-deb.sh amd64 target/release/pistack $(VERSION) dist
+	packaging/deb/build-deb.sh armhf target/arm-unknown-linux-musleabihf/release/pistack $(VERSION) dist
+
+install: release
+	install -D -m 0755 target/release/pistack $(DESTDIR)$(PREFIX)/bin/pistack
+	install -d $(DESTDIR)$(PREFIX)/share/pistack/www
+	cp -r www/. $(DESTDIR)$(PREFIX)/share/pistack/www/
+	install -D -m 0644 conf/pistack.json $(DESTDIR)/etc/pistack/pistack.json
+	install -D -m 0644 systemd/pistack.service $(DESTDIR)/lib/systemd/system/pistack.service
+
+clean:
+	$(CARGO) clean
+	rm -rf dist var
