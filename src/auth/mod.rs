@@ -693,7 +693,8 @@ pub fn bearer_token(header: &str) -> Option<String> {
         }
     }
     let token = rest.trim().trim_matches(|c| c == '"' || c == '\'').trim();
-    (!token.is_empty() && !token.contains(' ')).then(|| token.to_string())
+    let usable = !token.is_empty() && !token.contains(' ') && !token.eq_ignore_ascii_case("bearer");
+    usable.then(|| token.to_string())
 }
 
 #[cfg(test)]
