@@ -268,10 +268,21 @@ fn apply_env(config: &mut Config, get: impl Fn(&str) -> Option<String>) -> Resul
     Ok(())
 }
 
+/// Make `p` absolute against `base`, folding `.` and `..` so logs show clean paths.
 fn absolute(base: &Path, p: &mut PathBuf) {
-    if p.is_relative() {
-        *p = base.join(&*p);
+    use std::path::Component;
+    let joined = base.join(&*p);
+    let mut clean = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                clean.pop();
+            }
+            other => clean.push(other),
+        }
     }
+    *p = clean;
 }
 
 impl Config {
@@ -509,9 +520,9 @@ mod tests {
 
     #[test]
     fn relative_paths_follow_the_file() {
-        let mut c = parse(r#"{"state_dir":"var","http":{"www_dir":"/abs"}}"#).unwrap();
+        let mut c = parse(r#"{"state_dir":"../var","http":{"www_dir":"/abs"}}"#).unwrap();
         c.resolve_paths(Path::new("/etc/pistack"));
-        assert_eq!(c.state_dir, Path::new("/etc/pistack/var"));
+        assert_eq!(c.state_dir, Path::new("/etc/var"));
         assert_eq!(c.http.www_dir, Path::new("/abs"));
     }
 }

@@ -10,6 +10,7 @@ mod gpio;
 mod health;
 mod http;
 mod logging;
+mod metrics;
 mod random;
 mod signals;
 mod store;
@@ -70,9 +71,15 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     let auth = Arc::new(auth::Auth::open(&config.auth, &config.state_dir)?);
     let health = health::Health::new();
 
+    let stats = Arc::new(http::Stats::default());
+    let mut metrics = metrics::Metrics::default();
+    let http_stats = stats.clone();
+    metrics.add(Box::new(move |out| http_stats.write_metrics(out)));
+
     let docs = Arc::new(OnceLock::new());
     let mut routes = health::routes(Arc::new(health), docs.clone());
     routes.extend(auth::api::routes(auth.clone()));
+    routes.push(metrics::route(Arc::new(metrics), config.metrics.public));
     let router = http::router::Router::new(routes);
     let _ = docs.set(health::documents(router.routes()));
 
@@ -81,7 +88,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
         auth,
         www_dir: config.http.www_dir.clone(),
         max_body_bytes: config.http.max_body_bytes,
-        stats: http::Stats::default(),
+        stats,
     });
     let server = http::HttpServer::start(&config.http, site)?;
     log::info!(
@@ -92,10 +99,15 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     );
     systemd::notify("READY=1");
     if let Some(interval) = systemd::watchdog_interval() {
+        let addr = server.addr;
         std::thread::Builder::new()
             .name("watchdog".into())
             .spawn(move || loop {
-                systemd::notify("WATCHDOG=1");
+                if systemd::http_alive(addr) {
+                    systemd::notify("WATCHDOG=1");
+                } else {
+                    log::error!("the HTTP server does not answer its own health check; not feeding the watchdog");
+                }
                 std::thread::sleep(interval);
             })
             .map_err(|e| e.to_string())?;

@@ -35,3 +35,32 @@ pub fn watchdog_interval() -> Option<Duration> {
     }
     (usec > 0).then(|| Duration::from_micros(usec / 2))
 }
+
+/// Ask our own HTTP server for `/api/health`: the watchdog is fed only while the
+/// workers answer, so a deadlocked daemon gets restarted by systemd.
+pub fn http_alive(addr: std::net::SocketAddr) -> bool {
+    use std::io::{Read, Write};
+    let mut target = addr;
+    if target.ip().is_unspecified() {
+        target.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let timeout = Duration::from_secs(5);
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&target, timeout) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(timeout));
+    let _ = s.set_write_timeout(Some(timeout));
+    let request = format!("GET /api/health HTTP/1.1\r\nHost: localhost\r\n{WATCHDOG_HEADER}: 1\r\nConnection: close\r\n\r\n");
+    if s.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200")
+}
+
+/// Marks the watchdog's own requests, which the access log leaves out.
+pub const WATCHDOG_HEADER: &str = "X-Pistack-Watchdog";

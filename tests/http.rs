@@ -46,83 +46,25 @@ fn unknown_paths_and_methods_are_json() {
 
 /// (method, path, body, expected status for Root, Admin, User, no token).
 /// `{root}` in a path is root's id, `{victim}` a fresh user's id.
+#[rustfmt::skip]
 fn matrix() -> Vec<(&'static str, &'static str, Value, [u16; 4])> {
     vec![
         ("GET", "/api/health", json!(null), [200, 200, 200, 200]),
-        (
-            "GET",
-            "/api/openapi.json",
-            json!(null),
-            [200, 200, 200, 200],
-        ),
-        (
-            "POST",
-            "/api/auth/session/login",
-            json!({"name":"root","password":ROOT_PASSWORD}),
-            [200, 200, 200, 200],
-        ),
-        (
-            "POST",
-            "/api/auth/session/refresh",
-            json!({}),
-            [400, 400, 400, 400],
-        ),
-        (
-            "POST",
-            "/api/auth/session/validate",
-            json!(null),
-            [200, 200, 200, 401],
-        ),
+        ("GET", "/api/openapi.json", json!(null), [200, 200, 200, 200]),
+        ("POST", "/api/auth/session/login", json!({"name":"root","password":ROOT_PASSWORD}), [200, 200, 200, 200]),
+        ("POST", "/api/auth/session/refresh", json!({}), [400, 400, 400, 400]),
+        ("POST", "/api/auth/session/validate", json!(null), [200, 200, 200, 401]),
         // The caller's Bearer token names the session to end; without one, 400.
-        (
-            "POST",
-            "/api/auth/session/logout",
-            json!({}),
-            [200, 200, 200, 400],
-        ),
-        (
-            "POST",
-            "/api/auth/session/logout-all",
-            json!(null),
-            [200, 200, 200, 401],
-        ),
-        (
-            "GET",
-            "/api/auth/session/me",
-            json!(null),
-            [200, 200, 200, 401],
-        ),
+        ("POST", "/api/auth/session/logout", json!({}), [200, 200, 200, 400]),
+        ("POST", "/api/auth/session/logout-all", json!(null), [200, 200, 200, 401]),
+        ("GET", "/api/auth/session/me", json!(null), [200, 200, 200, 401]),
         ("GET", "/api/auth/users", json!(null), [200, 200, 403, 401]),
-        (
-            "POST",
-            "/api/auth/users",
-            json!({"name":"n{n}","password":"long-enough","level":"User"}),
-            [201, 201, 403, 401],
-        ),
-        (
-            "GET",
-            "/api/auth/users/{root}",
-            json!(null),
-            [200, 200, 403, 401],
-        ),
-        (
-            "PATCH",
-            "/api/auth/users/{root}",
-            json!({"name":"root"}),
-            [200, 403, 403, 401],
-        ),
-        (
-            "PATCH",
-            "/api/auth/users/{victim}",
-            json!({"password":"new-password"}),
-            [200, 200, 403, 401],
-        ),
-        (
-            "DELETE",
-            "/api/auth/users/{victim}",
-            json!(null),
-            [204, 403, 403, 401],
-        ),
+        ("POST", "/api/auth/users", json!({"name":"n{n}","password":"long-enough","level":"User"}), [201, 201, 403, 401]),
+        ("GET", "/api/auth/users/{root}", json!(null), [200, 200, 403, 401]),
+        ("PATCH", "/api/auth/users/{root}", json!({"name":"root"}), [200, 403, 403, 401]),
+        ("PATCH", "/api/auth/users/{victim}", json!({"password":"new-password"}), [200, 200, 403, 401]),
+        ("DELETE", "/api/auth/users/{victim}", json!(null), [204, 403, 403, 401]),
+        ("GET", "/metrics", json!(null), [200, 200, 200, 401]),
     ]
 }
 
@@ -600,4 +542,23 @@ fn sigterm_exits_zero_and_notifies_systemd() {
         rest.push(String::from_utf8_lossy(&buf[..n]).into_owned());
     }
     assert!(rest.iter().any(|s| s == "STOPPING=1"), "{rest:?}");
+}
+
+#[test]
+fn metrics_count_requests_and_can_be_public() {
+    let d = Daemon::start(json!({"metrics": {"public": true}}));
+    d.call("GET", "/api/nope", None, None);
+    let r = d.call("GET", "/metrics", None, None);
+    assert_eq!(r.status, 200);
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    assert!(
+        r.text
+            .contains("pistack_http_requests_total{status=\"4xx\"} 1"),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("pistack_build_info{version="), "{}", r.text);
 }

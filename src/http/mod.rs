@@ -27,7 +27,7 @@ pub struct Site {
     pub auth: Arc<Auth>,
     pub www_dir: PathBuf,
     pub max_body_bytes: usize,
-    pub stats: Stats,
+    pub stats: Arc<Stats>,
 }
 
 /// Request counts by status class, for `/metrics`.
@@ -40,6 +40,19 @@ impl Stats {
     fn count(&self, status: u16) {
         let class = (status / 100).min(5) as usize;
         self.by_class[class].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Prometheus lines: requests answered, by status class.
+    pub fn write_metrics(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = writeln!(out, "# TYPE pistack_http_requests_total counter");
+        for class in 1..=5 {
+            let n = self.by_class[class].load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "pistack_http_requests_total{{status=\"{class}xx\"}} {n}"
+            );
+        }
     }
 }
 
@@ -112,6 +125,9 @@ fn handle(site: &Site, mut request: tiny_http::Request) {
         .collect();
     let remote = request.remote_addr().map(|a| a.ip());
 
+    let from_watchdog = headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case(crate::systemd::WATCHDOG_HEADER));
     let is_api = path == "/api" || path.starts_with("/api/") || path == "/metrics";
     let reply = if is_api {
         api(site, &mut request, &method, &path, query, headers, remote)
@@ -125,7 +141,9 @@ fn handle(site: &Site, mut request: tiny_http::Request) {
     let status = reply.status;
     site.stats.count(status);
     respond(request, reply);
-    log::info!(target: "access", "{method} {path} {status} {}ms", started.elapsed().as_millis());
+    if !from_watchdog {
+        log::info!(target: "access", "{method} {path} {status} {}ms", started.elapsed().as_millis());
+    }
 }
 
 fn api(
