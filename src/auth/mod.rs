@@ -142,6 +142,23 @@ pub struct Auth {
     /// which names exist. Made on first need: hashing at full cost on every start
     /// would cost a Pi Zero seconds.
     dummy_hash: std::sync::OnceLock<String>,
+    /// Password checks running now; see [`MAX_CONCURRENT_LOGINS`].
+    logins_running: Mutex<usize>,
+}
+
+/// A password check at full cost takes a Pi Zero's only core for seconds. Beyond
+/// this many at once, logins are told to come back (429) so that a login flood
+/// cannot take every HTTP worker and starve the rest of the API and the watchdog.
+const MAX_CONCURRENT_LOGINS: usize = 2;
+
+/// Holds one of the login slots until dropped.
+struct LoginSlot<'a>(&'a Mutex<usize>);
+
+impl Drop for LoginSlot<'_> {
+    fn drop(&mut self) {
+        let mut n = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *n = n.saturating_sub(1);
+    }
 }
 
 pub fn valid_name(name: &str) -> bool {
@@ -225,6 +242,7 @@ impl Auth {
             users_path,
             sessions_path,
             dummy_hash: std::sync::OnceLock::new(),
+            logins_running: Mutex::new(0),
         };
         auth.create_first_root(state_dir)?;
         {
@@ -354,6 +372,9 @@ impl Auth {
                 retry_after_s: wait,
             });
         }
+        let _slot = self
+            .login_slot()
+            .ok_or(Error::Throttled { retry_after_s: 1 })?;
         let found = {
             let state = self.lock();
             state.users.iter().find(|u| u.user.name == name).cloned()
@@ -390,6 +411,18 @@ impl Auth {
             .map(|u| u.user.clone())
             .ok_or_else(|| Error::Unauthenticated("invalid credentials".into()))?;
         self.issue(&mut state, &user, None)
+    }
+
+    fn login_slot(&self) -> Option<LoginSlot<'_>> {
+        let mut n = self
+            .logins_running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if *n >= MAX_CONCURRENT_LOGINS {
+            return None;
+        }
+        *n += 1;
+        Some(LoginSlot(&self.logins_running))
     }
 
     /// Rotate a refresh token. Presenting one that was already rotated revokes its
@@ -800,6 +833,21 @@ mod tests {
             auth.update_user(&root.id, &patch),
             Err(Error::Conflict(_))
         ));
+    }
+
+    #[test]
+    fn logins_beyond_the_concurrency_limit_are_turned_away() {
+        let (auth, dir) = temp_auth("slots");
+        let held: Vec<_> = (0..MAX_CONCURRENT_LOGINS)
+            .map(|_| auth.login_slot().unwrap())
+            .collect();
+        let pw = root_password(&dir);
+        assert_eq!(
+            auth.login("root", &pw, "t").unwrap_err(),
+            Error::Throttled { retry_after_s: 1 }
+        );
+        drop(held);
+        assert!(auth.login("root", &pw, "t").is_ok());
     }
 
     #[test]
