@@ -85,15 +85,26 @@ pub enum Edge {
 pub fn validate(name: &str, p: &PinConfig) -> Vec<String> {
     let mut errors = Vec::new();
     let mut err = |key: &str, msg: &str| errors.push(format!("gpio.pins.{name}.{key}: {msg}"));
-    if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    {
         err("", "a pin name is 1-64 of A-Z a-z 0-9 _ . -");
     }
     if p.chip.is_empty() {
-        err("chip", "must name a chip: gpiochip0, /dev/gpiochip0 or a label");
+        err(
+            "chip",
+            "must name a chip: gpiochip0, /dev/gpiochip0 or a label",
+        );
     }
     if let LineRef::Name(n) = &p.line {
         if n.is_empty() {
-            err("line", "must be an offset or a line name such as \"GPIO17\"");
+            err(
+                "line",
+                "must be an offset or a line name such as \"GPIO17\"",
+            );
         }
     }
     if p.initial > 1 {
