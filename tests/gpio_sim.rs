@@ -207,7 +207,7 @@ fn pins_by_name_values_errors_and_levels() {
     assert_eq!(chips[0]["lines"], 54);
     assert_eq!(
         chips[0]["line_info"][17],
-        json!({"offset": 17, "name": "GPIO17", "consumer": "pistack", "used": true, "direction": "out", "active_low": false})
+        json!({"offset": 17, "name": "GPIO17", "consumer": "pistack", "used": true, "direction": "out", "active_low": false, "bias": "as-is"})
     );
     assert_eq!(chips[0]["line_info"][5]["used"], false);
     assert_eq!(chips[1]["line_info"][3]["active_low"], true);

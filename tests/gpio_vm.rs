@@ -91,8 +91,17 @@ impl Output {
     }
 }
 
-/// A line of libgpiod 1.6's `gpioinfo`, as (offset, name, consumer, used, direction, active_low).
-type InfoLine = (u64, Option<String>, Option<String>, bool, String, bool);
+/// A line of libgpiod 1.6's `gpioinfo`, as (offset, name, consumer, used, direction,
+/// active_low, bias).
+type InfoLine = (
+    u64,
+    Option<String>,
+    Option<String>,
+    bool,
+    String,
+    bool,
+    String,
+);
 
 fn parse_gpioinfo(lines: &[String]) -> Vec<InfoLine> {
     let unquote = |s: &str, none: &str| (s != none).then(|| s.trim_matches('"').to_string());
@@ -109,6 +118,16 @@ fn parse_gpioinfo(lines: &[String]) -> Vec<InfoLine> {
                 rest.contains("[used"),
                 if words[2] == "output" { "out" } else { "in" }.to_string(),
                 words[3] == "active-low",
+                if rest.contains("pull-up") {
+                    "pull-up"
+                } else if rest.contains("pull-down") {
+                    "pull-down"
+                } else if rest.contains("bias-disabled") {
+                    "disabled"
+                } else {
+                    "as-is"
+                }
+                .to_string(),
             ))
         })
         .collect()
@@ -323,6 +342,7 @@ fn cdev_backend_against_the_kernels_gpio_sim() {
                 l["used"].as_bool().unwrap(),
                 l["direction"].as_str().unwrap().to_string(),
                 l["active_low"].as_bool().unwrap(),
+                l["bias"].as_str().unwrap().to_string(),
             )
         })
         .collect();
@@ -341,6 +361,20 @@ fn cdev_backend_against_the_kernels_gpio_sim() {
     assert_eq!(held(4), (Some("pistack"), true, "in", true));
     assert_eq!(held(6), (Some("gpioset"), true, "out", false));
     assert_eq!(held(0), (None, false, "in", false));
+    let biases: Vec<&str> = info.iter().map(|l| l.6.as_str()).collect();
+    assert_eq!(
+        biases,
+        [
+            "as-is",
+            "as-is",
+            "pull-up",
+            "as-is",
+            "pull-down",
+            "pull-up",
+            "as-is",
+            "disabled"
+        ]
+    );
     assert_eq!(
         (info[2].1.as_deref(), info[3].1.as_deref()),
         (Some("BUTTON"), Some("LED"))

@@ -73,6 +73,8 @@ pub struct LineInfo {
     /// "in" or "out".
     pub direction: Direction,
     pub active_low: bool,
+    /// The bias the line was requested with ("as-is" when the kernel reports none).
+    pub bias: Bias,
 }
 
 /// One chip as `gpiodetect` + `gpioinfo` show it.

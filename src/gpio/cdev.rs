@@ -195,6 +195,9 @@ impl Backend for Cdev {
         for path in self.chip_paths() {
             let chip =
                 Chip::new(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+            // gpio-cdev keeps its chip fd to itself; the bias bits need one.
+            let raw = std::fs::File::open(&path)
+                .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
             let mut line_info = Vec::with_capacity(chip.num_lines() as usize);
             for line in chip.lines() {
                 let info = line
@@ -210,6 +213,7 @@ impl Backend for Cdev {
                         LineDirection::Out => Direction::Out,
                     },
                     active_low: info.is_active_low(),
+                    bias: bias_of(super::sys::line_flags(&raw, line.offset()).unwrap_or(0)),
                 });
             }
             chips.push(ChipInfo {
@@ -221,6 +225,19 @@ impl Backend for Cdev {
             });
         }
         Ok(chips)
+    }
+}
+
+/// The bias of `GPIOLINE_FLAG_BIAS_*` bits (the same values as the request flags).
+fn bias_of(flags: u32) -> Bias {
+    if flags & GPIOHANDLE_REQUEST_BIAS_PULL_UP != 0 {
+        Bias::PullUp
+    } else if flags & GPIOHANDLE_REQUEST_BIAS_PULL_DOWN != 0 {
+        Bias::PullDown
+    } else if flags & GPIOHANDLE_REQUEST_BIAS_DISABLE != 0 {
+        Bias::Disabled
+    } else {
+        Bias::AsIs
     }
 }
 

@@ -47,6 +47,7 @@ struct Line {
     consumer: Option<String>,
     direction: Direction,
     active_low: bool,
+    bias: Bias,
     /// What an input sees (physical level).
     pull: u8,
     /// What an output drives (physical level).
@@ -249,6 +250,7 @@ impl Backend for Sim {
         line.consumer = Some(super::backend::CONSUMER.to_string());
         line.direction = req.direction;
         line.active_low = req.active_low;
+        line.bias = req.bias;
         line.generation = generation;
         line.events = events.clone();
         match req.bias {
@@ -290,6 +292,11 @@ impl Backend for Sim {
                         used: l.consumer.is_some(),
                         direction: l.direction,
                         active_low: l.consumer.is_some() && l.active_low,
+                        bias: if l.consumer.is_some() {
+                            l.bias
+                        } else {
+                            Bias::AsIs
+                        },
                     })
                     .collect(),
             })
@@ -354,6 +361,7 @@ impl Drop for SimLine {
             l.consumer = None;
             l.events = None;
             l.active_low = false;
+            l.bias = Bias::AsIs;
             Ok(())
         });
     }
@@ -541,7 +549,8 @@ mod tests {
                 consumer: Some("pistack".into()),
                 used: true,
                 direction: Direction::Out,
-                active_low: true
+                active_low: true,
+                bias: Bias::AsIs,
             }
         );
         assert!(!chips[1].line_info[3].used);

@@ -78,6 +78,43 @@ pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
+/// `struct gpioline_info` of the v1 uAPI (linux/gpio.h).
+#[repr(C)]
+struct GpioLineInfo {
+    line_offset: u32,
+    flags: u32,
+    name: [libc::c_char; 32],
+    consumer: [libc::c_char; 32],
+}
+
+/// `GPIO_GET_LINEINFO_IOCTL` = `_IOWR(0xB4, 0x02, struct gpioline_info)`.
+const GPIO_GET_LINEINFO_IOCTL: u32 =
+    (3 << 30) | ((std::mem::size_of::<GpioLineInfo>() as u32) << 16) | (0xB4 << 8) | 0x02;
+
+/// The raw v1 `GPIOLINE_FLAG_*` bits of a line. gpio-cdev 0.6 drops the bias bits
+/// (5-7, Linux 5.5+), which `gpioinfo` shows and `/api/io/chips` should too.
+pub fn line_flags(chip: &File, offset: u32) -> io::Result<u32> {
+    let mut info = GpioLineInfo {
+        line_offset: offset,
+        flags: 0,
+        name: [0; 32],
+        consumer: [0; 32],
+    };
+    // SAFETY: the request code encodes the size of `info`, a valid, writable
+    // gpioline_info that outlives the call; `chip` is an open GPIO chip device.
+    let rc = unsafe {
+        libc::ioctl(
+            chip.as_raw_fd(),
+            GPIO_GET_LINEINFO_IOCTL as _,
+            &mut info as *mut GpioLineInfo,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(info.flags)
+}
+
 /// What `poll` saw on one fd.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ready {
@@ -139,6 +176,11 @@ mod tests {
         assert_eq!(poll(&[fd], Some(1000)).unwrap(), vec![Ready::Readable]);
         e.drain();
         assert_eq!(poll(&[fd], Some(0)).unwrap(), vec![Ready::No]);
+    }
+
+    #[test]
+    fn lineinfo_ioctl_number_is_the_kernels() {
+        assert_eq!(GPIO_GET_LINEINFO_IOCTL, 0xC048_B402);
     }
 
     #[test]

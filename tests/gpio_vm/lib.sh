@@ -1,6 +1,7 @@
 # Sourced by the scripts that run inside the gpio-sim VM (busybox sh).
 # The VM has busybox and libgpiod's tools, nothing else: HTTP goes through
-# busybox nc (its wget cannot PUT), JSON is left for the host to parse.
+# busybox nc (its wget cannot PUT), in HTTP/1.0 so that big answers are not
+# chunked; JSON is left for the host to parse.
 #
 # Needs: PISTACK_BIN, PISTACK_CONF (a config with @CHIP@ / @CHIPPATH@ in it),
 # GPIO_SIM_CHIP and GPIO_SIM_SYSFS (set by gpio-sim-vm).
@@ -17,7 +18,7 @@ say() { echo "@@ $*"; }
 # api METHOD PATH [BODY] -> "STATUS JSON" on one line
 api() {
     _body=${3:-}
-    _resp=$(printf '%s %s HTTP/1.1\r\nHost: vm\r\nConnection: close\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %s\r\n\r\n%s' \
+    _resp=$(printf '%s %s HTTP/1.0\r\nHost: vm\r\nConnection: close\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %s\r\n\r\n%s' \
         "$1" "$2" "$TOKEN" "${#_body}" "$_body" | nc 127.0.0.1 $PORT | tr -d '\r')
     _status=$(printf '%s\n' "$_resp" | head -n 1 | cut -d ' ' -f 2)
     printf '%s %s\n' "${_status:-000}" "$(printf '%s\n' "$_resp" | sed '1,/^$/d' | tr -d '\n')"
