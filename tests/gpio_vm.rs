@@ -432,6 +432,14 @@ fn cdev_backend_against_the_kernels_gpio_sim() {
         "published {waited} ns after the last raw edge"
     );
 
+    let burst = out.ok("events_after_burst");
+    assert_eq!(
+        edges(&burst),
+        vec![s("DEB", "falling", 0)],
+        "one edge for a long burst: {burst}"
+    );
+    assert_eq!(out.ok("deb_after_burst")["value"], 0);
+
     // Failure is local: the pin answers 503 with its reason, the rest works, health says degraded.
     let (status, body) = out.api("busy");
     assert_eq!(status, 503);

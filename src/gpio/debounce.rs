@@ -14,6 +14,12 @@
 //! * The accepted edge carries the kernel timestamp of the **last** raw edge, the
 //!   moment the line actually settled; it is delivered `debounce_ms` after that.
 //! * `debounce_ms = 0` passes every kernel edge through unchanged, at once.
+//! * The kernel queues at most 16 edges per line (uAPI v1) and drops the newest
+//!   beyond that, so a long bounce burst can lose the edge that tells the final
+//!   level. When a quiet period ends, the watcher therefore reads the line; if it
+//!   is not at the level the edges said, [`Debouncer::restart`] starts another full
+//!   quiet period from that moment at the real level (and that moment, not a
+//!   kernel timestamp, is the accepted edge's time).
 //!
 //! Levels are logical (active_low applied) throughout.
 
@@ -67,12 +73,26 @@ impl Debouncer {
         settled
     }
 
-    /// When a pending change will have settled (if no edge comes before).
+    /// When the current quiet period ends (if no edge comes before): the moment
+    /// to confirm the level and [`poll`](Self::poll). Also set after a glitch that
+    /// came back, since a lost edge may hide that the line did not come back.
     pub fn deadline_ns(&self) -> Option<u64> {
-        match self.last_edge_ns {
-            Some(t) if self.raw != self.stable => Some(t.saturating_add(self.window_ns)),
-            _ => None,
+        self.last_edge_ns.map(|t| t.saturating_add(self.window_ns))
+    }
+
+    /// The level the latest raw edge reported.
+    pub fn raw(&self) -> u8 {
+        self.raw
+    }
+
+    /// The line was read at `level` at `at_ns`, which no edge reported (one was
+    /// lost): wait a whole quiet period again, from now, at that level.
+    pub fn restart(&mut self, level: u8, at_ns: u64) {
+        if self.window_ns == 0 {
+            return;
         }
+        self.raw = u8::from(level != 0);
+        self.last_edge_ns = Some(at_ns);
     }
 
     /// The pending change, if the line has been quiet for the window at `now_ns`.
@@ -154,9 +174,34 @@ mod tests {
         let mut d = Debouncer::new(50, 1);
         assert_eq!(d.observe(0, 0), None);
         assert_eq!(d.observe(1, 10 * MS), None);
-        // Back at the stable level: nothing is pending to report.
-        assert_eq!(d.deadline_ns(), None);
+        // Back at the stable level: the quiet period still ends (to confirm), with nothing to report.
+        assert_eq!(d.deadline_ns(), Some(60 * MS));
         assert_eq!(d.poll(1000 * MS), None);
+        assert_eq!(d.deadline_ns(), None);
+    }
+
+    #[test]
+    fn restart_after_a_lost_edge_waits_a_full_window_from_the_read() {
+        let mut d = Debouncer::new(50, 1);
+        // Edges 0, 1 seen; the final 0 was dropped by the kernel's full queue.
+        assert_eq!(d.observe(0, 0), None);
+        assert_eq!(d.observe(1, MS), None);
+        assert_eq!(d.raw(), 1);
+        // At the deadline the watcher reads 0, which is not what the edges said.
+        d.restart(0, 51 * MS);
+        assert_eq!(d.deadline_ns(), Some(101 * MS));
+        assert_eq!(d.poll(100 * MS), None);
+        assert_eq!(
+            d.poll(101 * MS),
+            Some(Accepted {
+                value: 0,
+                timestamp_ns: 51 * MS
+            })
+        );
+        // Without a debounce there is nothing to restart.
+        let mut z = Debouncer::new(0, 1);
+        z.restart(0, 5);
+        assert_eq!((z.raw(), z.deadline_ns()), (1, None));
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub const MAIN_LABEL: &str = "pistack-sim";
 /// by name and by label can be told apart.
 pub const AUX_LABEL: &str = "pistack-sim-aux";
 
+/// Edges the kernel queues per line (uAPI v1 `lineevent_state.events`).
+const KERNEL_QUEUE: usize = 16;
+
 pub struct Sim {
     state: Arc<Mutex<State>>,
 }
@@ -138,10 +141,11 @@ impl Sim {
                     timestamp_ns: monotonic_ns(),
                     level: after ^ u8::from(line.active_low),
                 };
-                q.edges
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push_back(edge);
+                let mut edges = q.edges.lock().unwrap_or_else(|p| p.into_inner());
+                // As the kernel's v1 queue: 16 edges, newer ones are dropped.
+                if edges.len() < KERNEL_QUEUE {
+                    edges.push_back(edge);
+                }
                 q.fd.signal();
             }
         }
@@ -508,6 +512,27 @@ mod tests {
             super::super::sys::poll(&[fd], Some(0)).unwrap()[0],
             super::super::sys::Ready::No
         );
+    }
+
+    #[test]
+    fn the_edge_queue_holds_16_like_the_kernels() {
+        let sim = Sim::new();
+        let l = LineRef::Offset(9);
+        let mut r = req("gpiochip0", &l, Direction::In);
+        r.edges = true;
+        let (_, h) = sim.request(&r).unwrap();
+        for i in 0..20 {
+            sim.set_input("gpiochip0", 9, 1 - (i % 2)).unwrap();
+        }
+        let mut edges = Vec::new();
+        h.read_edges(&mut edges).unwrap();
+        assert_eq!(edges.len(), 16);
+        assert_eq!(
+            h.get().unwrap(),
+            0,
+            "the line is where it is, whatever was dropped"
+        );
+        assert_eq!(edges[15].level, 0);
     }
 
     #[test]

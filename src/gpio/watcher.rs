@@ -94,8 +94,18 @@ fn run(mut watches: Vec<Watch>, sink: &dyn Sink, wake: &EventFd, stop: &AtomicBo
     loop {
         let now = sys::monotonic_ns();
         for w in watches.iter_mut() {
-            if let Some(a) = w.debouncer.poll(now) {
-                emit(w, a);
+            if !w.debouncer.deadline_ns().is_some_and(|d| d <= now) {
+                continue;
+            }
+            // A quiet period ended: confirm the level with the line itself, since
+            // the kernel drops edges once 16 are queued (see debounce.rs).
+            match w.handle.get() {
+                Ok(level) if level != w.debouncer.raw() => w.debouncer.restart(level, now),
+                _ => {
+                    if let Some(a) = w.debouncer.poll(now) {
+                        emit(w, a);
+                    }
+                }
             }
         }
         let timeout_ms = watches
@@ -156,7 +166,7 @@ fn run(mut watches: Vec<Watch>, sink: &dyn Sink, wake: &EventFd, stop: &AtomicBo
 
 #[cfg(test)]
 mod tests {
-    use super::super::backend::{Backend, LineRequest};
+    use super::super::backend::{Backend, LineRequest, RawEdge};
     use super::super::config::{Bias, Direction, LineRef};
     use super::super::sim::Sim;
     use super::*;
@@ -187,6 +197,71 @@ mod tests {
             })
             .unwrap();
         Arc::from(h)
+    }
+
+    /// A line whose queued edges and level the test sets, to play a kernel that dropped an edge.
+    struct Lossy {
+        fd: EventFd,
+        edges: std::sync::Mutex<Vec<RawEdge>>,
+        level: std::sync::atomic::AtomicU8,
+    }
+    impl LineHandle for Lossy {
+        fn get(&self) -> Result<u8, String> {
+            Ok(self.level.load(Ordering::SeqCst))
+        }
+        fn set(&self, _: u8) -> Result<(), String> {
+            Err("input".into())
+        }
+        fn event_fd(&self) -> Option<std::os::fd::RawFd> {
+            Some(self.fd.as_raw_fd())
+        }
+        fn read_edges(&self, out: &mut Vec<RawEdge>) -> Result<(), String> {
+            self.fd.drain();
+            out.append(&mut self.edges.lock().unwrap());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_dropped_final_edge_is_caught_by_reading_the_line() {
+        let lossy = Arc::new(Lossy {
+            fd: EventFd::new().unwrap(),
+            edges: std::sync::Mutex::new(Vec::new()),
+            level: std::sync::atomic::AtomicU8::new(1),
+        });
+        let (tx, rx) = mpsc::channel();
+        let watches = vec![Watch {
+            pin: 7,
+            handle: lossy.clone(),
+            debouncer: Debouncer::new(40, 1),
+            edge: Edge::Both,
+        }];
+        let _watcher = Watcher::spawn(watches, Arc::new(Chan(std::sync::Mutex::new(tx)))).unwrap();
+        // The line went 1 -> 0 -> 1 -> 0 but the last edge was dropped: the edges say 1.
+        let t = sys::monotonic_ns();
+        *lossy.edges.lock().unwrap() = vec![
+            RawEdge {
+                timestamp_ns: t,
+                level: 0,
+            },
+            RawEdge {
+                timestamp_ns: t + 1000,
+                level: 1,
+            },
+        ];
+        lossy.level.store(0, Ordering::SeqCst);
+        lossy.fd.signal();
+        let (pin, a) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!((pin, a.value), (7, 0), "the real level wins");
+        assert!(
+            a.timestamp_ns >= t + 40_000_000,
+            "stamped when the read disagreed"
+        );
+        assert!(
+            sys::monotonic_ns() >= t + 80_000_000,
+            "after two quiet periods"
+        );
+        assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
     }
 
     #[test]

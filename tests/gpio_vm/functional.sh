@@ -77,6 +77,16 @@ sleep 0.8
 pull 5 pull-up
 sleep 0.6
 check events_after_press GET '/api/io/gpio/events?after=4'
+# a long burst (21 changes, more than the kernel's 16-edge queue), settling low
+i=0
+while [ $i -lt 21 ]; do
+    if [ $((i % 2)) -eq 0 ]; then pull 5 pull-down; else pull 5 pull-up; fi
+    i=$((i + 1))
+done
+sleep 0.8
+check events_after_burst GET '/api/io/gpio/events?after=5'
+check deb_after_burst GET /api/io/gpio/DEB
+pull 5 pull-up
 
 # -- failure stays local --------------------------------------------------------
 check busy GET /api/io/gpio/BUSY
