@@ -13,7 +13,7 @@ fn pins() -> Value {
             "LED": {"chip": "gpiochip0", "line": 17, "direction": "out", "initial": 0},
             "RELAY": {"chip": "pistack-sim-aux", "line": 3, "direction": "out", "initial": 1, "active_low": true},
             "BUTTON": {"chip": "/dev/gpiochip0", "line": "GPIO27", "direction": "in", "edge": "falling",
-                       "debounce_ms": 30, "bias": "pull-up"},
+                       "debounce_ms": 200, "bias": "pull-up"},
             "DOOR": {"line": 22, "direction": "in", "edge": "both", "bias": "pull-down", "active_low": true},
             "TWIN": {"line": 17, "direction": "in"},
             "GHOST": {"chip": "no-such-chip", "line": 1, "direction": "out"}
@@ -245,7 +245,7 @@ fn simulated_inputs_make_debounced_logical_edges() {
         .unwrap()
         .is_empty());
 
-    // BUTTON (falling only, 30 ms debounce): a bouncing press gives one event.
+    // BUTTON (falling only, 200 ms debounce): a bouncing press gives one event.
     for level in [0, 1, 0, 1, 0] {
         sim("BUTTON", level);
     }
@@ -287,7 +287,7 @@ fn simulated_inputs_make_debounced_logical_edges() {
         })
         .collect();
     assert_eq!(got, [("DOOR", "falling", 0), ("DOOR", "rising", 1)]);
-    std::thread::sleep(Duration::from_millis(100));
+    std::thread::sleep(Duration::from_millis(300)); // longer than BUTTON's debounce
     assert_eq!(
         d.get("/api/io/gpio/events", &user)
             .body
