@@ -69,7 +69,13 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     let _lock = store::StateLock::acquire(&config.state_dir)?;
 
     let auth = Arc::new(auth::Auth::open(&config.auth, &config.state_dir)?);
-    let health = health::Health::new();
+    let bus = Arc::new(events::Bus::new());
+    let gpio = gpio::Gpio::open(&config.gpio, bus.clone());
+    let mut health = health::Health::new();
+    {
+        let gpio = gpio.clone();
+        health.add("io", Box::new(move || gpio.health()));
+    }
 
     let stats = Arc::new(http::Stats::default());
     let mut metrics = metrics::Metrics::default();
@@ -79,6 +85,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     let docs = Arc::new(OnceLock::new());
     let mut routes = health::routes(Arc::new(health), docs.clone());
     routes.extend(auth::api::routes(auth.clone()));
+    routes.extend(gpio::api::routes(gpio.clone()));
     routes.push(metrics::route(Arc::new(metrics), config.metrics.public));
     let router = http::router::Router::new(routes);
     let _ = docs.set(health::documents(router.routes()));

@@ -1,3 +1,638 @@
-//! GPIO through the kernel's character device. Filled in by the GPIO work.
+//! GPIO: the named pins of the config, held through a [`backend::Backend`] (the
+//! kernel's character device, or a simulator), read and written by name; edges of
+//! inputs go through debounce to the event bus and to a ring for the API.
+//!
+//! Failure is local: a pin whose chip or line is missing, or whose line another
+//! process holds, keeps its error and answers 503, while the other pins and the
+//! daemon go on (`/api/health` says degraded). Lines are requested once, at start,
+//! and held until exit, so outputs keep their value and nobody else can grab them.
+//!
+//! Values and edge names are logical: on an `active_low` pin a physical low reads
+//! 1, and a physical falling edge is reported as "rising".
 
+pub mod api;
+pub mod backend;
+pub mod cdev;
 pub mod config;
+pub mod debounce;
+pub mod sim;
+mod sys;
+pub mod watcher;
+
+use crate::events::{Bus, Event, GpioEvent, Numbered, Ring};
+use backend::{Backend, ChipInfo, LineHandle, LineRequest};
+use config::{Backend as BackendKind, Bias, Direction, Edge, GpioConfig, LineRef, PinConfig};
+use debounce::{Accepted, Debouncer};
+use serde::Serialize;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Events kept for `GET /api/io/gpio/events`.
+pub const RING_CAPACITY: usize = 1000;
+/// Longest pulse the API accepts, in ms.
+pub const MAX_PULSE_MS: u64 = 10_000;
+
+/// Why an operation on a pin failed; the API maps these to statuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// No pin of that name (404).
+    NoSuchPin(String),
+    /// The pin could not be set up, or its line failed (503).
+    Unavailable(String),
+    /// Writing an input (409).
+    Conflict(String),
+    /// A bad argument (400).
+    Invalid(String),
+}
+
+impl Error {
+    pub fn message(&self) -> &str {
+        match self {
+            Error::NoSuchPin(m)
+            | Error::Unavailable(m)
+            | Error::Conflict(m)
+            | Error::Invalid(m) => m,
+        }
+    }
+}
+
+/// A pin as the API shows it (`Pin` of api.md, plus `error` when it failed).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PinState {
+    pub name: String,
+    /// The chip's kernel name once found, else the configured chip.
+    pub chip: String,
+    /// The line offset; `null` only when a line name could not be resolved.
+    pub line: Option<u32>,
+    pub direction: Direction,
+    pub active_low: bool,
+    pub bias: Bias,
+    pub edge: Edge,
+    /// Logical value; `null` when it cannot be read.
+    pub value: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// An entry of the events ring: the bus event plus when pistack published it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EdgeRecord {
+    #[serde(flatten)]
+    pub event: GpioEvent,
+    /// CLOCK_MONOTONIC ns when pistack published the edge; minus `timestamp_ns` it
+    /// is pistack's latency (including the debounce wait).
+    pub seen_ns: u64,
+}
+
+struct Pin {
+    name: String,
+    config: PinConfig,
+    chip: String,
+    offset: Option<u32>,
+    line: Option<Arc<dyn LineHandle>>,
+    /// Why the pin does not work: set at start, or later by the watcher.
+    error: Mutex<Option<String>>,
+    /// Serialises writes (a pulse holds it for its whole length).
+    op: Mutex<()>,
+}
+
+impl Pin {
+    fn error(&self) -> Option<String> {
+        self.error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The held line, or 503 with the reason.
+    fn line(&self) -> Result<&Arc<dyn LineHandle>, Error> {
+        if let Some(e) = self.error() {
+            return Err(Error::Unavailable(format!("pin {}: {e}", self.name)));
+        }
+        self.line
+            .as_ref()
+            .ok_or_else(|| Error::Unavailable(format!("pin {} is not available", self.name)))
+    }
+}
+
+/// What the watcher thread shares with the HTTP threads.
+struct Shared {
+    pins: Vec<Pin>,
+    ring: Ring<EdgeRecord>,
+    bus: Arc<Bus>,
+}
+
+impl watcher::Sink for Shared {
+    fn edge(&self, pin: usize, a: Accepted) {
+        let Some(p) = self.pins.get(pin) else { return };
+        let event = GpioEvent {
+            pin: p.name.clone(),
+            edge: if a.value == 1 { "rising" } else { "falling" }.to_string(),
+            value: a.value,
+            timestamp_ns: Some(a.timestamp_ns),
+        };
+        let seen_ns = sys::monotonic_ns();
+        self.bus.publish(Event::Gpio(event.clone()));
+        self.ring.push(EdgeRecord { event, seen_ns });
+    }
+
+    fn broken(&self, pin: usize, reason: String) {
+        if let Some(p) = self.pins.get(pin) {
+            log::error!("gpio: pin {}: {reason}", p.name);
+            *p.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
+        }
+    }
+}
+
+pub struct Gpio {
+    shared: Arc<Shared>,
+    backend: Arc<dyn Backend>,
+    /// The simulator, when it is the backend (for injecting input changes).
+    sim: Option<Arc<sim::Sim>>,
+    watcher: Option<watcher::Watcher>,
+    /// Set when the watcher could not start.
+    watcher_error: Option<String>,
+}
+
+impl Gpio {
+    /// Open the configured backend and request every pin. Never fails as a whole:
+    /// each pin that cannot be had keeps its reason.
+    pub fn open(config: &GpioConfig, bus: Arc<Bus>) -> Arc<Gpio> {
+        let gpio = match config.backend {
+            BackendKind::Cdev => {
+                Gpio::with_backend(config, bus.clone(), Arc::new(cdev::Cdev::default()), None)
+            }
+            BackendKind::Sim => {
+                let sim = Arc::new(sim::Sim::new());
+                Gpio::with_backend(config, bus.clone(), sim.clone(), Some(sim))
+            }
+        };
+        let gpio = Arc::new(gpio);
+        mirror_from_env(&gpio, &bus);
+        gpio
+    }
+
+    /// Request the pins of `config` from `backend` and start watching inputs.
+    pub fn with_backend(
+        config: &GpioConfig,
+        bus: Arc<Bus>,
+        backend: Arc<dyn Backend>,
+        sim: Option<Arc<sim::Sim>>,
+    ) -> Gpio {
+        let mut pins = Vec::with_capacity(config.pins.len());
+        let mut watches = Vec::new();
+        for (name, pc) in &config.pins {
+            let req = LineRequest {
+                chip: &pc.chip,
+                line: &pc.line,
+                direction: pc.direction,
+                active_low: pc.active_low,
+                bias: pc.bias,
+                initial: pc.initial,
+                edges: pc.direction == Direction::In && pc.edge != Edge::None,
+            };
+            let configured_offset = match pc.line {
+                LineRef::Offset(o) => Some(o),
+                LineRef::Name(_) => None,
+            };
+            let mut pin = Pin {
+                name: name.clone(),
+                config: pc.clone(),
+                chip: pc.chip.clone(),
+                offset: configured_offset,
+                line: None,
+                error: Mutex::new(None),
+                op: Mutex::new(()),
+            };
+            match backend.request(&req) {
+                Ok((place, handle)) => {
+                    let handle: Arc<dyn LineHandle> = Arc::from(handle);
+                    pin.chip = place.chip.unwrap_or(pin.chip);
+                    pin.offset = place.offset.or(pin.offset);
+                    if req.edges {
+                        // The level at request time is the debouncer's starting point.
+                        match handle.get() {
+                            Ok(initial) => watches.push(watcher::Watch {
+                                pin: pins.len(),
+                                handle: handle.clone(),
+                                debouncer: Debouncer::new(pc.debounce_ms, initial),
+                                edge: pc.edge,
+                            }),
+                            Err(e) => {
+                                *pin.error.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(e)
+                            }
+                        }
+                    }
+                    log::info!(
+                        "gpio: pin {name} is line {} of {} ({:?}, {})",
+                        pin.offset.unwrap_or_default(),
+                        pin.chip,
+                        pc.direction,
+                        backend.kind()
+                    );
+                    pin.line = Some(handle);
+                }
+                Err(e) => {
+                    log::error!("gpio: pin {name}: {}", e.reason);
+                    pin.chip = e.place.chip.unwrap_or(pin.chip);
+                    pin.offset = e.place.offset.or(pin.offset);
+                    *pin.error.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(e.reason);
+                }
+            }
+            pins.push(pin);
+        }
+        let shared = Arc::new(Shared {
+            pins,
+            ring: Ring::new(RING_CAPACITY),
+            bus,
+        });
+        let (watcher, watcher_error) = if watches.is_empty() {
+            (None, None)
+        } else {
+            match watcher::Watcher::spawn(watches, shared.clone()) {
+                Ok(w) => (Some(w), None),
+                Err(e) => {
+                    log::error!("gpio: cannot start the edge watcher: {e}");
+                    (None, Some(format!("the edge watcher could not start: {e}")))
+                }
+            }
+        };
+        Gpio {
+            shared,
+            backend,
+            sim,
+            watcher,
+            watcher_error,
+        }
+    }
+
+    fn pin(&self, name: &str) -> Result<&Pin, Error> {
+        self.shared
+            .pins
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| Error::NoSuchPin(format!("no pin named \"{name}\"")))
+    }
+
+    fn state(&self, pin: &Pin, value: Option<u8>, error: Option<String>) -> PinState {
+        PinState {
+            name: pin.name.clone(),
+            chip: pin.chip.clone(),
+            line: pin.offset,
+            direction: pin.config.direction,
+            active_low: pin.config.active_low,
+            bias: pin.config.bias,
+            edge: pin.config.edge,
+            value,
+            error,
+        }
+    }
+
+    /// Every pin with its value read now; a failed pin has `value: null` and `error`.
+    pub fn list(&self) -> Vec<PinState> {
+        self.shared
+            .pins
+            .iter()
+            .map(
+                |p| match p.line().and_then(|l| l.get().map_err(Error::Unavailable)) {
+                    Ok(v) => self.state(p, Some(v), None),
+                    Err(e) => self.state(
+                        p,
+                        None,
+                        Some(p.error().unwrap_or_else(|| e.message().to_string())),
+                    ),
+                },
+            )
+            .collect()
+    }
+
+    /// One pin, its value read now.
+    pub fn read(&self, name: &str) -> Result<PinState, Error> {
+        let pin = self.pin(name)?;
+        let value = pin
+            .line()?
+            .get()
+            .map_err(|e| Error::Unavailable(format!("pin {name}: {e}")))?;
+        Ok(self.state(pin, Some(value), None))
+    }
+
+    fn output(&self, name: &str) -> Result<(&Pin, &Arc<dyn LineHandle>), Error> {
+        let pin = self.pin(name)?;
+        let line = pin.line()?;
+        if pin.config.direction != Direction::Out {
+            return Err(Error::Conflict(format!(
+                "pin {name} is an input; only outputs can be written"
+            )));
+        }
+        Ok((pin, line))
+    }
+
+    fn set(pin: &Pin, line: &Arc<dyn LineHandle>, value: u8) -> Result<(), Error> {
+        line.set(value)
+            .map_err(|e| Error::Unavailable(format!("pin {}: {e}", pin.name)))
+    }
+
+    /// Drive an output to a logical value.
+    pub fn write(&self, name: &str, value: u8) -> Result<PinState, Error> {
+        let (pin, line) = self.output(name)?;
+        let _op = pin.op.lock().unwrap_or_else(|p| p.into_inner());
+        Gpio::set(pin, line, value)?;
+        drop(_op);
+        self.read(name)
+    }
+
+    /// Invert an output.
+    pub fn toggle(&self, name: &str) -> Result<PinState, Error> {
+        let (pin, line) = self.output(name)?;
+        let _op = pin.op.lock().unwrap_or_else(|p| p.into_inner());
+        let now = line
+            .get()
+            .map_err(|e| Error::Unavailable(format!("pin {name}: {e}")))?;
+        Gpio::set(pin, line, 1 - now.min(1))?;
+        drop(_op);
+        self.read(name)
+    }
+
+    /// Drive an output to `value` for `ms`, then to the opposite value. Other
+    /// writes to the pin wait until the pulse is over.
+    pub fn pulse(&self, name: &str, value: u8, ms: u64) -> Result<PinState, Error> {
+        if !(1..=MAX_PULSE_MS).contains(&ms) {
+            return Err(Error::Invalid(format!(
+                "ms: must be from 1 to {MAX_PULSE_MS}"
+            )));
+        }
+        let (pin, line) = self.output(name)?;
+        let _op = pin.op.lock().unwrap_or_else(|p| p.into_inner());
+        let value = value.min(1);
+        Gpio::set(pin, line, value)?;
+        std::thread::sleep(Duration::from_millis(ms));
+        Gpio::set(pin, line, 1 - value)?;
+        drop(_op);
+        self.read(name)
+    }
+
+    /// Edges with `seq > after`, oldest first.
+    pub fn events(&self, after: u64, limit: usize) -> Vec<Numbered<EdgeRecord>> {
+        self.shared.ring.after(after, limit)
+    }
+
+    /// Every chip and line, as `gpioinfo` shows them.
+    pub fn chips(&self) -> Result<Vec<ChipInfo>, Error> {
+        self.backend.chips().map_err(Error::Unavailable)
+    }
+
+    /// "cdev" or "sim".
+    pub fn backend_kind(&self) -> &'static str {
+        self.backend.kind()
+    }
+
+    /// Sim backend only: set the physical level an outside device puts on the
+    /// pin's line (as gpio-sim's sysfs `pull` does).
+    pub fn sim_input(&self, name: &str, level: u8) -> Result<PinState, Error> {
+        let sim = self
+            .sim
+            .as_ref()
+            .ok_or_else(|| Error::Conflict("only the sim backend can simulate inputs".into()))?;
+        let pin = self.pin(name)?;
+        pin.line()?;
+        let offset = pin
+            .offset
+            .ok_or_else(|| Error::Unavailable(format!("pin {name} has no line")))?;
+        sim.set_input(&pin.chip, offset, level)
+            .map_err(Error::Unavailable)?;
+        self.read(name)
+    }
+
+    /// `Ok` when every pin works and the watcher runs, else the reasons.
+    pub fn health(&self) -> Result<(), String> {
+        let mut problems: Vec<String> = self
+            .shared
+            .pins
+            .iter()
+            .filter_map(|p| p.error().map(|e| format!("pin {}: {e}", p.name)))
+            .collect();
+        if let Some(e) = &self.watcher_error {
+            problems.push(e.clone());
+        } else if self.watcher.as_ref().is_some_and(|w| !w.is_alive()) {
+            problems.push("the edge watcher thread has stopped".into());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+}
+
+/// `PISTACK_GPIO_MIRROR=IN:OUT` (a diagnostic for `bench/gpio.sh`): a thread that
+/// subscribes to the bus as the rules thread does and sets OUT to the value of each
+/// edge of IN, logging the kernel time of the edge and the time the output was set.
+/// It measures edge -> reaction -> kernel line the way a rule would take it.
+fn mirror_from_env(gpio: &Arc<Gpio>, bus: &Arc<Bus>) {
+    let Ok(spec) = std::env::var("PISTACK_GPIO_MIRROR") else {
+        return;
+    };
+    let Some((input, output)) = spec.split_once(':') else {
+        log::warn!("gpio: PISTACK_GPIO_MIRROR wants IN:OUT, got {spec:?}");
+        return;
+    };
+    let (input, output) = (input.to_string(), output.to_string());
+    let rx = bus.subscribe(4096);
+    let gpio = gpio.clone();
+    let spawned = std::thread::Builder::new()
+        .name("gpio-mirror".into())
+        .spawn(move || {
+            for event in rx {
+                let Event::Gpio(e) = event else { continue };
+                if e.pin != input {
+                    continue;
+                }
+                let result = gpio.write(&output, e.value);
+                let set_ns = sys::monotonic_ns();
+                match result {
+                    Ok(_) => log::info!(
+                        "gpio mirror: {} {} edge_ns={} set_ns={} {}={}",
+                        e.pin,
+                        e.edge,
+                        e.timestamp_ns.unwrap_or(0),
+                        set_ns,
+                        output,
+                        e.value
+                    ),
+                    Err(err) => log::warn!("gpio mirror: cannot set {output}: {err:?}"),
+                }
+            }
+        });
+    match spawned {
+        Ok(_) => log::info!("gpio: mirroring {spec} (PISTACK_GPIO_MIRROR)"),
+        Err(e) => log::warn!("gpio: cannot start the mirror: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::time::Instant;
+
+    fn pin(json: &str) -> PinConfig {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn setup(pins: &[(&str, &str)]) -> (Gpio, Arc<sim::Sim>, std::sync::mpsc::Receiver<Event>) {
+        let config = GpioConfig {
+            backend: BackendKind::Sim,
+            pins: pins
+                .iter()
+                .map(|(n, j)| (n.to_string(), pin(j)))
+                .collect::<BTreeMap<_, _>>(),
+        };
+        let bus = Arc::new(Bus::new());
+        let rx = bus.subscribe(100);
+        let sim = Arc::new(sim::Sim::new());
+        let gpio = Gpio::with_backend(&config, bus, sim.clone(), Some(sim.clone()));
+        (gpio, sim, rx)
+    }
+
+    fn wait_events(g: &Gpio, n: usize) -> Vec<Numbered<EdgeRecord>> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let ev = g.events(0, 100);
+            if ev.len() >= n || Instant::now() > deadline {
+                return ev;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn outputs_write_toggle_pulse_and_keep_their_value() {
+        let (g, sim, _rx) = setup(&[("LED", r#"{"line":17,"direction":"out","initial":1}"#)]);
+        assert_eq!(g.read("LED").unwrap().value, Some(1));
+        assert_eq!(sim.physical("gpiochip0", 17), Some(1));
+        assert_eq!(g.write("LED", 0).unwrap().value, Some(0));
+        assert_eq!(
+            g.read("LED").unwrap().value,
+            Some(0),
+            "held: keeps its value"
+        );
+        assert_eq!(g.toggle("LED").unwrap().value, Some(1));
+        let t = Instant::now();
+        assert_eq!(
+            g.pulse("LED", 1, 30).unwrap().value,
+            Some(0),
+            "ends at the opposite value"
+        );
+        assert!(t.elapsed() >= Duration::from_millis(30));
+        assert!(matches!(g.pulse("LED", 1, 0), Err(Error::Invalid(_))));
+        assert!(matches!(g.pulse("LED", 1, 10_001), Err(Error::Invalid(_))));
+        assert!(matches!(g.read("NOPE"), Err(Error::NoSuchPin(_))));
+    }
+
+    #[test]
+    fn inputs_refuse_writes_and_report_logical_edges() {
+        let (g, _sim, rx) = setup(&[
+            ("BTN", r#"{"line":27,"edge":"both","bias":"pull-up"}"#),
+            (
+                "INV",
+                r#"{"chip":"pistack-sim-aux","line":2,"edge":"both","bias":"pull-down","active_low":true}"#,
+            ),
+        ]);
+        assert!(matches!(g.write("BTN", 1), Err(Error::Conflict(_))));
+        assert!(matches!(g.toggle("BTN"), Err(Error::Conflict(_))));
+        assert_eq!(g.read("BTN").unwrap().value, Some(1));
+        assert_eq!(
+            g.read("INV").unwrap().value,
+            Some(1),
+            "pulled down + active low"
+        );
+        assert_eq!(
+            g.read("INV").unwrap().chip,
+            "gpiochip1",
+            "chip by label, shown by name"
+        );
+        g.sim_input("BTN", 0).unwrap();
+        g.sim_input("INV", 1).unwrap();
+        let ev = wait_events(&g, 2);
+        let got: Vec<_> = ev
+            .iter()
+            .map(|e| {
+                (
+                    e.event.event.pin.as_str(),
+                    e.event.event.edge.as_str(),
+                    e.event.event.value,
+                )
+            })
+            .collect();
+        assert_eq!(got, vec![("BTN", "falling", 0), ("INV", "falling", 0)]);
+        assert!(ev[0].event.event.timestamp_ns.unwrap() <= ev[0].event.seen_ns);
+        assert_eq!(ev[0].seq, 1);
+        match rx.recv_timeout(Duration::from_secs(1)).unwrap() {
+            Event::Gpio(e) => assert_eq!((e.pin.as_str(), e.edge.as_str()), ("BTN", "falling")),
+            other => panic!("{other:?}"),
+        }
+        assert!(g.health().is_ok());
+    }
+
+    #[test]
+    fn failures_stay_with_their_pin() {
+        let (g, sim, _rx) = setup(&[
+            ("A_OK", r#"{"line":5,"direction":"out"}"#),
+            ("B_SAME_LINE", r#"{"line":5}"#),
+            ("C_NO_CHIP", r#"{"chip":"nope","line":1}"#),
+            ("D_NO_NAME", r#"{"line":"GPIO99"}"#),
+        ]);
+        assert_eq!(g.read("A_OK").unwrap().value, Some(0));
+        let list = g.list();
+        assert_eq!(list.len(), 4);
+        assert_eq!(list[0].error, None);
+        assert_eq!(
+            list[1].error.as_deref(),
+            Some("line 5 of gpiochip0 is busy: held by \"pistack\" (EBUSY)")
+        );
+        assert_eq!(list[1].value, None);
+        assert!(list[2]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("chip \"nope\" not found"));
+        assert_eq!(list[2].chip, "nope");
+        assert_eq!(list[3].line, None);
+        match g.read("C_NO_CHIP") {
+            Err(Error::Unavailable(m)) => {
+                assert!(m.starts_with("pin C_NO_CHIP: chip \"nope\""), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            g.write("B_SAME_LINE", 1),
+            Err(Error::Unavailable(_))
+        ));
+        let health = g.health().unwrap_err();
+        assert!(
+            health.contains("pin B_SAME_LINE") && health.contains("pin D_NO_NAME"),
+            "{health}"
+        );
+        // The chips listing shows the held line as used by pistack.
+        let chips = g.chips().unwrap();
+        assert_eq!(chips[0].line_info[5].consumer.as_deref(), Some("pistack"));
+        drop(g);
+        // Dropping the core releases its lines.
+        assert!(sim.hold("gpiochip0", 5, "other").is_ok());
+    }
+
+    #[test]
+    fn debounced_input_reports_one_settled_edge() {
+        let (g, _sim, _rx) = setup(&[(
+            "BTN",
+            r#"{"line":27,"edge":"falling","bias":"pull-up","debounce_ms":40}"#,
+        )]);
+        for level in [0, 1, 0, 1, 0] {
+            g.sim_input("BTN", level).unwrap();
+        }
+        let ev = wait_events(&g, 1);
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].event.event.edge, "falling");
+        assert!(ev[0].event.seen_ns - ev[0].event.event.timestamp_ns.unwrap() >= 40_000_000);
+        g.sim_input("BTN", 1).unwrap(); // rising: filtered out
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(g.events(0, 100).len(), 1);
+    }
+}

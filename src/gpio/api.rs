@@ -1,0 +1,165 @@
+//! `/api/io/...`: a thin layer over [`Gpio`]: parse, call, map errors to statuses.
+
+use super::{Error, Gpio};
+use crate::auth::Level;
+use crate::http::reply::{ApiError, Reply};
+use crate::http::request::Ctx;
+use crate::http::router::{Access, Route};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> ApiError {
+        match e {
+            Error::NoSuchPin(m) => ApiError::not_found(m),
+            Error::Unavailable(m) => ApiError::unavailable(m),
+            Error::Conflict(m) => ApiError::conflict(m),
+            Error::Invalid(m) => ApiError::bad_request(m),
+        }
+    }
+}
+
+const USER: Access = Access::AtLeast(Level::User);
+const ADMIN: Access = Access::AtLeast(Level::Admin);
+
+/// Events answered when `limit` is not given, and at most.
+const DEFAULT_LIMIT: u64 = 100;
+const MAX_LIMIT: u64 = super::RING_CAPACITY as u64;
+
+/// The routes; literal paths come before `{name}` ones (the router matches in order).
+pub fn routes(gpio: Arc<Gpio>) -> Vec<Route> {
+    let g = || gpio.clone();
+    let (list, events, chips, read, write, toggle, pulse) = (g(), g(), g(), g(), g(), g(), g());
+    let mut routes = vec![
+        Route::new(
+            "GET",
+            "/api/io/gpio",
+            USER,
+            "List the configured pins with their values",
+            move |_| Ok(Reply::ok(&list.list())),
+        ),
+        Route::new(
+            "GET",
+            "/api/io/gpio/events",
+            USER,
+            "Edges of input pins (?after=SEQ&limit=N)",
+            move |ctx| {
+                let after = ctx.query_u64("after", 0, u64::MAX)?;
+                let limit = ctx.query_u64("limit", DEFAULT_LIMIT, MAX_LIMIT)?;
+                Ok(Reply::ok(&events.events(after, limit as usize)))
+            },
+        ),
+        Route::new(
+            "GET",
+            "/api/io/chips",
+            ADMIN,
+            "GPIO chips and their lines, as gpioinfo shows them",
+            move |_| Ok(Reply::ok(&chips.chips()?)),
+        ),
+    ];
+    if gpio.backend_kind() == "sim" {
+        let sim = g();
+        routes.push(Route::new(
+            "PUT",
+            "/api/io/sim/gpio/{name}",
+            ADMIN,
+            "Sim backend only: set the physical level outside an input pin ({\"level\":0|1})",
+            move |ctx| {
+                let body = object(ctx, &["level"])?;
+                let level = bit(body.get("level"), "level")?;
+                Ok(Reply::ok(&sim.sim_input(ctx.param("name"), level)?))
+            },
+        ));
+    }
+    routes.extend([
+        Route::new("GET", "/api/io/gpio/{name}", USER, "One pin, its value read now", move |ctx| {
+            Ok(Reply::ok(&read.read(ctx.param("name"))?))
+        }),
+        Route::new("PUT", "/api/io/gpio/{name}", ADMIN, "Set an output pin ({\"value\":0|1|true|false})", move |ctx| {
+            let body = object(ctx, &["value"])?;
+            let value = bit(body.get("value"), "value")?;
+            Ok(Reply::ok(&write.write(ctx.param("name"), value)?))
+        }),
+        Route::new("POST", "/api/io/gpio/{name}/toggle", ADMIN, "Invert an output pin", move |ctx| {
+            Ok(Reply::ok(&toggle.toggle(ctx.param("name"))?))
+        }),
+        Route::new(
+            "POST",
+            "/api/io/gpio/{name}/pulse",
+            ADMIN,
+            "Drive an output to value (default 1) for ms (1-10000), then to the opposite; answers after the pulse",
+            move |ctx| {
+                let body = object(ctx, &["ms", "value"])?;
+                let ms = match body.get("ms") {
+                    None => return Err(ApiError::bad_request("ms: missing")),
+                    Some(v) => v
+                        .as_u64()
+                        .filter(|ms| (1..=super::MAX_PULSE_MS).contains(ms))
+                        .ok_or_else(|| {
+                            ApiError::bad_request(format!("ms: must be a whole number from 1 to {}", super::MAX_PULSE_MS))
+                        })?,
+                };
+                let value = match body.get("value") {
+                    None => 1,
+                    v => bit(v, "value")?,
+                };
+                Ok(Reply::ok(&pulse.pulse(ctx.param("name"), value, ms)?))
+            },
+        ),
+    ]);
+    routes
+}
+
+/// The body as a JSON object with only the `allowed` keys.
+fn object(ctx: &Ctx, allowed: &[&str]) -> Result<Map<String, Value>, ApiError> {
+    let body: Value = ctx.json()?;
+    let Value::Object(map) = body else {
+        return Err(ApiError::bad_request(format!(
+            "the body must be a JSON object with {}",
+            allowed.join(", ")
+        )));
+    };
+    if let Some(k) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(ApiError::bad_request(format!(
+            "unknown field \"{k}\"; expected {}",
+            allowed.join(", ")
+        )));
+    }
+    Ok(map)
+}
+
+/// 0, 1, true or false, as 0 or 1.
+fn bit(v: Option<&Value>, field: &str) -> Result<u8, ApiError> {
+    match v {
+        None => Err(ApiError::bad_request(format!("{field}: missing"))),
+        Some(Value::Bool(b)) => Ok(u8::from(*b)),
+        Some(Value::Number(n)) if n.as_u64() == Some(0) => Ok(0),
+        Some(Value::Number(n)) if n.as_u64() == Some(1) => Ok(1),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "{field}: must be 0, 1, true or false, not {other}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn bits() {
+        assert_eq!(bit(Some(&json!(true)), "value"), Ok(1));
+        assert_eq!(bit(Some(&json!(0)), "value"), Ok(0));
+        assert_eq!(bit(Some(&json!(1)), "value"), Ok(1));
+        for bad in [json!(2), json!(-1), json!(1.0), json!("1"), json!(null)] {
+            let e = bit(Some(&bad), "value").unwrap_err();
+            assert_eq!(e.status, 400);
+            assert!(
+                e.message.starts_with("value: must be 0, 1, true or false"),
+                "{}",
+                e.message
+            );
+        }
+        assert_eq!(bit(None, "value").unwrap_err().message, "value: missing");
+    }
+}
