@@ -81,6 +81,8 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     let mut metrics = metrics::Metrics::default();
     let http_stats = stats.clone();
     metrics.add(Box::new(move |out| http_stats.write_metrics(out)));
+    let gpio_metrics = gpio.clone();
+    metrics.add(Box::new(move |out| gpio_metrics.write_metrics(out)));
 
     let docs = Arc::new(OnceLock::new());
     let mut routes = health::routes(Arc::new(health), docs.clone());

@@ -73,7 +73,6 @@ pub fn ensure_dir(dir: &Path) -> io::Result<()> {
 /// The kernel drops it when the process dies, so a crash never leaves a stale lock.
 pub struct StateLock {
     _file: File,
-    pub path: PathBuf,
 }
 
 impl StateLock {
@@ -100,7 +99,7 @@ impl StateLock {
         }
         file.set_len(0).map_err(|e| e.to_string())?;
         let _ = writeln!(file, "{}", std::process::id());
-        Ok(StateLock { _file: file, path })
+        Ok(StateLock { _file: file })
     }
 }
 

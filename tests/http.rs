@@ -565,7 +565,9 @@ fn sigterm_exits_zero_and_notifies_systemd() {
 
 #[test]
 fn metrics_count_requests_and_can_be_public() {
-    let d = Daemon::start(json!({"metrics": {"public": true}}));
+    let mut config = matrix_config();
+    config["metrics"] = json!({"public": true});
+    let d = Daemon::start(config);
     d.call("GET", "/api/nope", None, None);
     let r = d.call("GET", "/metrics", None, None);
     assert_eq!(r.status, 200);
@@ -580,4 +582,10 @@ fn metrics_count_requests_and_can_be_public() {
         r.text
     );
     assert!(r.text.contains("pistack_build_info{version="), "{}", r.text);
+    assert!(
+        r.text.contains("pistack_gpio_up{pin=\"LED\"} 1"),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("pistack_gpio_events_total 0"), "{}", r.text);
 }

@@ -400,6 +400,28 @@ impl Gpio {
         self.read(name)
     }
 
+    /// Prometheus lines: edges seen, each pin's value and whether it works.
+    pub fn write_metrics(&self, out: &mut String) {
+        use crate::metrics::label;
+        use std::fmt::Write;
+        let _ = writeln!(out, "# TYPE pistack_gpio_events_total counter");
+        let _ = writeln!(
+            out,
+            "pistack_gpio_events_total {}",
+            self.shared.ring.total()
+        );
+        let _ = writeln!(out, "# TYPE pistack_gpio_value gauge");
+        let _ = writeln!(out, "# TYPE pistack_gpio_up gauge");
+        for pin in self.list() {
+            let name = label(&pin.name);
+            if let Some(v) = pin.value {
+                let _ = writeln!(out, "pistack_gpio_value{{pin=\"{name}\"}} {v}");
+            }
+            let up = u8::from(pin.error.is_none());
+            let _ = writeln!(out, "pistack_gpio_up{{pin=\"{name}\"}} {up}");
+        }
+    }
+
     /// `Ok` when every pin works and the watcher runs, else the reasons.
     pub fn health(&self) -> Result<(), String> {
         let mut problems: Vec<String> = self

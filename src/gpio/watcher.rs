@@ -94,7 +94,7 @@ fn run(mut watches: Vec<Watch>, sink: &dyn Sink, wake: &EventFd, stop: &AtomicBo
     loop {
         let now = sys::monotonic_ns();
         for w in watches.iter_mut() {
-            if !w.debouncer.deadline_ns().is_some_and(|d| d <= now) {
+            if w.debouncer.deadline_ns().is_none_or(|d| d > now) {
                 continue;
             }
             // A quiet period ended: confirm the level with the line itself, since
