@@ -643,7 +643,8 @@ fn spawn_failures_are_failed_starts_with_the_reason() {
 fn directory_environment_and_user_reach_the_child() {
     let dir = temp_dir("env");
     let script =
-        "pwd; echo \"FOO=$FOO\"; echo \"NAME=$SUPERVISOR_PROCESS_NAME\"; echo \"UID=$(id -u)\"";
+        "pwd; echo \"FOO=$FOO\"; echo \"NAME=$SUPERVISOR_PROCESS_NAME\"; echo \"UID=$(id -u)\"; \
+                  echo \"SECRET=${AUTH_SECRET:-none}\"; echo \"PW=${PISTACK_ROOT_PASSWORD:-none}\"";
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     let mut programs = json!({
@@ -655,7 +656,8 @@ fn directory_environment_and_user_reach_the_child() {
             json!({"directory": "/", "user": "nobody", "startsecs": 0, "autorestart": false}),
         );
     }
-    let d = Daemon::start(json!({ "programs": programs }));
+    let secret = [("AUTH_SECRET", "a-secret-the-programs-must-not-see")];
+    let d = Daemon::start_in(temp_dir("d"), json!({ "programs": programs }), &secret);
     let t = d.root();
     wait_state(&d, &t, "envy", "EXITED", 10);
     let out = log(&d, &t, "envy", "").text;
@@ -663,6 +665,10 @@ fn directory_environment_and_user_reach_the_child() {
     assert!(
         out.contains("FOO=bar baz\n") && out.contains("NAME=envy\n"),
         "{out}"
+    );
+    assert!(
+        out.contains("SECRET=none\n") && out.contains("PW=none\n"),
+        "the daemon's secrets leaked: {out}"
     );
     if root {
         wait_state(&d, &t, "nobody", "EXITED", 10);

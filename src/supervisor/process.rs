@@ -20,6 +20,20 @@ use std::io;
 use std::os::unix::process::CommandExt;
 use std::process::{ChildStderr, ChildStdout, Command, Stdio};
 
+/// The daemon's own environment that its programs must not inherit: its secrets,
+/// and systemd's notify / socket-activation / journal variables, which describe
+/// the daemon, not them. A program's `environment` may still set any of them.
+const PRIVATE_ENV: [&str; 8] = [
+    "AUTH_SECRET",
+    "PISTACK_ROOT_PASSWORD",
+    "NOTIFY_SOCKET",
+    "WATCHDOG_PID",
+    "WATCHDOG_USEC",
+    "LISTEN_FDS",
+    "LISTEN_PID",
+    "JOURNAL_STREAM",
+];
+
 /// A process just started.
 pub struct Spawned {
     pub pid: u32,
@@ -49,6 +63,9 @@ pub fn spawn(name: &str, group: &str, config: &ProgramConfig) -> Result<Spawned,
         None => None,
     };
     let mut cmd = Command::new(program);
+    for var in PRIVATE_ENV {
+        cmd.env_remove(var);
+    }
     cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
