@@ -777,7 +777,6 @@ fn daemon_sigkill_leaves_nothing_alive_and_a_restart_runs_no_second_copy() {
         .filter(|c| c == format!("sleep\0{marker}\0").as_bytes())
         .count();
     assert_eq!(copies, 1, "one copy of plain runs");
-    drop(d);
 }
 
 #[test]

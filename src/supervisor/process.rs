@@ -102,14 +102,9 @@ pub fn spawn(name: &str, group: &str, config: &ProgramConfig) -> Result<Spawned,
                     return Err(io::Error::last_os_error());
                 }
             }
-            if libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) != 0
-            {
+            // prctl is variadic and reads unsigned longs: pass exactly those.
+            let (sig, zero) = (libc::SIGKILL as libc::c_ulong, 0 as libc::c_ulong);
+            if libc::prctl(libc::PR_SET_PDEATHSIG, sig, zero, zero, zero) != 0 {
                 return Err(io::Error::last_os_error());
             }
             // The daemon may have died between fork and prctl: then nobody would kill us.

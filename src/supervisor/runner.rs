@@ -354,7 +354,6 @@ impl Runner {
             how = format!("{how} after stopwaitsecs ({} s)", p.config.stopwaitsecs);
         }
         let expected = exit.expected(&p.config.exitcodes);
-        self.save_records();
         if let Err(r) = self.feed(i, Event::Exited { expected, how }) {
             log::error!(
                 "{}: exit of pid {pid} not taken: {r:?}",
@@ -362,6 +361,8 @@ impl Runner {
             );
         }
         self.sync(i);
+        // After a respawn, not before: the fsync must not delay the new process.
+        self.save_records();
     }
 
     fn fire_timers(&mut self) {
