@@ -102,8 +102,13 @@ enum Msg {
         what: Request,
         reply: mpsc::SyncSender<Result<u64, Error>>,
     },
-    /// The process `pid` of program `index` has ended (not yet reaped).
-    Exited { index: usize, pid: u32 },
+    /// The process `pid` of program `index` has ended (not yet reaped); `at`
+    /// is when its waiter saw it, which decides whether it outlived `startsecs`.
+    Exited {
+        index: usize,
+        pid: u32,
+        at: std::time::Instant,
+    },
     /// Stop every program in reverse priority, then end the thread.
     Shutdown,
 }

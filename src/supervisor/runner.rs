@@ -154,7 +154,7 @@ impl Runner {
                 // The requester may have gone (client hung up): nothing to do.
                 let _ = reply.send(answer);
             }
-            Msg::Exited { index, pid } => self.exited(index, pid),
+            Msg::Exited { index, pid, at } => self.exited(index, pid, at),
             Msg::Shutdown => {
                 if self.shutdown.is_none() {
                     log::info!("supervisor: stopping every program, highest priority first");
@@ -215,7 +215,10 @@ impl Runner {
             match step {
                 Step::Do(Action::Spawn) => spawn_error = self.spawn(i).err(),
                 Step::Do(Action::ArmStartTimer) if self.programs[i].config.startsecs == 0 => {
-                    running_now = true
+                    // No timer: RUNNING is entered right below, before any exit
+                    // message can be taken.
+                    self.programs[i].timer = None;
+                    running_now = true;
                 }
                 Step::Do(action) => self.act(i, action),
                 Step::Enter { from, to, message } => self.publish(i, from, to, message),
@@ -304,7 +307,8 @@ impl Runner {
                     }
                     Err(e) => log::error!("waiting for pid {pid} failed: {e}"),
                 }
-                let _ = tx.send(Msg::Exited { index: i, pid });
+                let at = Instant::now();
+                let _ = tx.send(Msg::Exited { index: i, pid, at });
             });
         if let Err(e) = waiter {
             // Without a waiter its exit would go unnoticed: do not let it run.
@@ -338,8 +342,8 @@ impl Runner {
         Ok(())
     }
 
-    /// Process `pid` of program `i` has ended: reap it and tell the machine.
-    fn exited(&mut self, i: usize, pid: u32) {
+    /// Process `pid` of program `i` has ended at `at`: reap it and tell the machine.
+    fn exited(&mut self, i: usize, pid: u32, at: Instant) {
         let exit = process::reap(pid);
         let p = &mut self.programs[i];
         if p.pid != Some(pid) {
@@ -354,6 +358,12 @@ impl Runner {
             how = format!("{how} after stopwaitsecs ({} s)", p.config.stopwaitsecs);
         }
         let expected = exit.expected(&p.config.exitcodes);
+        // It lived `startsecs` if the start timer was due when it ended, even
+        // when this thread is only now getting to both (a busy machine).
+        if matches!(p.timer, Some((due, Timer::StartSecs)) if due <= at) {
+            p.timer = None;
+            let _ = self.feed(i, Event::StartSecsElapsed);
+        }
         if let Err(r) = self.feed(i, Event::Exited { expected, how }) {
             log::error!(
                 "{}: exit of pid {pid} not taken: {r:?}",
@@ -405,8 +415,9 @@ impl Runner {
             exit_status,
             message,
         };
-        self.sync(i);
+        // The ring first: whoever the table change wakes must find the event.
         self.shared.events.push(event.clone());
+        self.sync(i);
         self.bus.publish(events::Event::Process(event));
     }
 
