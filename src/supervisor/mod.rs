@@ -333,3 +333,46 @@ fn info_now(view: &View) -> ProcessInfo {
     };
     info
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::Event;
+
+    #[test]
+    fn every_transition_reaches_the_bus_and_the_ring() {
+        let dir = std::env::temp_dir().join(format!("pistack-sup-bus-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let program = ProgramConfig {
+            command: vec!["sh".into(), "-c".into(), "exit 4".into()],
+            startsecs: 0,
+            autorestart: config::AutoRestart::Never,
+            ..ProgramConfig::default()
+        };
+        let bus = Arc::new(Bus::new());
+        let rx = bus.subscribe(16);
+        let programs = BTreeMap::from([("once".to_string(), program)]);
+        let sup = Supervisor::start(&programs, &dir, bus.clone()).unwrap();
+        let mut seen = Vec::new();
+        while seen.len() < 3 {
+            match rx.recv_timeout(Duration::from_secs(10)).unwrap() {
+                Event::Process(e) => seen.push((e.from, e.to, e.exit_status)),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let s = |x: &str| x.to_string();
+        assert_eq!(
+            seen,
+            [
+                (s("STOPPED"), s("STARTING"), None),
+                (s("STARTING"), s("RUNNING"), None),
+                (s("RUNNING"), s("EXITED"), Some(4)),
+            ]
+        );
+        assert_eq!(sup.events(0, 10).len(), 3);
+        assert_eq!(sup.get("once").unwrap().state, State::Exited);
+        sup.shutdown();
+        assert!(sup.check().is_err(), "the thread has ended");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
