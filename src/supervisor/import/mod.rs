@@ -13,6 +13,7 @@ mod words;
 
 use super::config::{signal_number, AutoRestart, ProgramConfig};
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The result of an import: the programs, notes (no equivalent, changed
@@ -52,12 +53,17 @@ pub fn run(path: &Path) -> i32 {
         eprintln!("{file}:{e} (error)");
     }
     let doc = serde_json::json!({ "programs": out.programs });
-    match serde_json::to_string_pretty(&doc) {
-        Ok(s) => println!("{s}"),
+    let text = match serde_json::to_string_pretty(&doc) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("pistack import-supervisord: {e}");
             return 1;
         }
+    };
+    // Not println!: a closed pipe (`| head`) is an error to report, not a panic.
+    if let Err(e) = writeln!(std::io::stdout().lock(), "{text}") {
+        eprintln!("pistack import-supervisord: cannot write the output: {e}");
+        return 1;
     }
     i32::from(!out.errors.is_empty())
 }
@@ -247,22 +253,21 @@ fn program(
                     ));
                 }
             }
-            "stdout_logfile_maxbytes" | "stderr_logfile_maxbytes" => match words::byte_size(&value)
-            {
-                Ok(0) => out.notes.push(format!(
-                    "{at}: 0 (no rotation) is not kept; pistack always rotates, here at {} bytes",
-                    p.stdout_log.max_bytes
-                )),
-                Ok(n) => {
-                    let log = if e.key.starts_with("stdout") {
-                        &mut p.stdout_log
-                    } else {
-                        &mut p.stderr_log
-                    };
-                    log.max_bytes = n;
+            "stdout_logfile_maxbytes" | "stderr_logfile_maxbytes" => {
+                let log = if e.key.starts_with("stdout") {
+                    &mut p.stdout_log
+                } else {
+                    &mut p.stderr_log
+                };
+                match words::byte_size(&value) {
+                    Ok(0) => out.notes.push(format!(
+                        "{at}: 0 (no rotation) is not kept; pistack always rotates, here at {} bytes",
+                        log.max_bytes
+                    )),
+                    Ok(n) => log.max_bytes = n,
+                    Err(err) => bad(err),
                 }
-                Err(err) => bad(err),
-            },
+            }
             "stdout_logfile_backups" | "stderr_logfile_backups" => {
                 match number(&value).ok().and_then(|n| u32::try_from(n).ok()) {
                     Some(n) => {
