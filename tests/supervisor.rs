@@ -761,7 +761,7 @@ fn daemon_sigkill_leaves_nothing_alive_and_a_restart_runs_no_second_copy() {
     // PDEATHSIG does not reach grandchildren: the next daemon finds the recorded
     // group and kills what is left before it starts anything.
     let _ = std::fs::remove_file(&gc_file);
-    let d2 = Daemon::start_in(dir.clone(), config, &[]);
+    let mut d2 = Daemon::start_in(dir.clone(), config, &[]);
     let t2 = d2.root();
     assert!(
         gone_within(3, grandchild),
@@ -777,6 +777,18 @@ fn daemon_sigkill_leaves_nothing_alive_and_a_restart_runs_no_second_copy() {
         .filter(|c| c == format!("sleep\0{marker}\0").as_bytes())
         .count();
     assert_eq!(copies, 1, "one copy of plain runs");
+
+    // A graceful stop takes the new grandchild along (a SIGKILL, as the
+    // harness's drop does, would leave it to the next start).
+    let new_grandchild: u64 = eventually(5, || {
+        std::fs::read_to_string(&gc_file).ok()?.trim().parse().ok()
+    })
+    .expect("new grandchild pid");
+    assert_eq!(d2.stop(), Some(0));
+    assert!(
+        gone_within(3, new_grandchild),
+        "grandchild {new_grandchild} outlived a stopped daemon"
+    );
 }
 
 #[test]
