@@ -38,13 +38,7 @@ fn main() {
         }
         cli::Command::CheckConfig => cli::check_config(&args.config),
         cli::Command::Passwd(name) => cli::passwd(&args.config, &name),
-        cli::Command::ImportSupervisord(file) => {
-            eprintln!(
-                "pistack: import-supervisord {} is not available yet",
-                file.display()
-            );
-            1
-        }
+        cli::Command::ImportSupervisord(file) => supervisor::import::run(&file),
         cli::Command::Serve => {
             logging::init();
             match serve(&args.config) {
@@ -70,8 +64,12 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
 
     let auth = Arc::new(auth::Auth::open(&config.auth, &config.state_dir)?);
     let bus = Arc::new(events::Bus::new());
+    let supervisor =
+        supervisor::Supervisor::start(&config.programs, &config.state_dir, bus.clone())?;
     let gpio = gpio::Gpio::open(&config.gpio, bus.clone());
     let mut health = health::Health::new();
+    let sup = supervisor.clone();
+    health.add("supervisor", Box::new(move || sup.check()));
     {
         let gpio = gpio.clone();
         health.add("io", Box::new(move || gpio.health()));
@@ -87,6 +85,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     let docs = Arc::new(OnceLock::new());
     let mut routes = health::routes(Arc::new(health), docs.clone());
     routes.extend(auth::api::routes(auth.clone()));
+    routes.extend(supervisor::api::routes(supervisor.clone()));
     routes.extend(gpio::api::routes(gpio.clone()));
     routes.push(metrics::route(Arc::new(metrics), config.metrics.public));
     let router = http::router::Router::new(routes);
@@ -99,7 +98,13 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
         max_body_bytes: config.http.max_body_bytes,
         stats,
     });
-    let server = http::HttpServer::start(&config.http, site)?;
+    let server = match http::HttpServer::start(&config.http, site) {
+        Ok(s) => s,
+        Err(e) => {
+            supervisor.shutdown();
+            return Err(e);
+        }
+    };
     log::info!(
         "pistack {} listening on http://{} (state in {})",
         env!("CARGO_PKG_VERSION"),
@@ -126,6 +131,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     log::info!("signal {sig}: shutting down");
     systemd::notify("STOPPING=1");
     server.stop();
+    supervisor.shutdown();
     log::info!("stopped");
     Ok(())
 }

@@ -73,15 +73,31 @@ fn matrix() -> Vec<(&'static str, &'static str, Value, [u16; 4])> {
         ("PUT", "/api/io/gpio/LED", json!({"value":1}), [200, 200, 403, 401]),
         ("POST", "/api/io/gpio/LED/toggle", json!(null), [200, 200, 403, 401]),
         ("POST", "/api/io/gpio/LED/pulse", json!({"ms":1}), [200, 200, 403, 401]),
+        ("GET", "/api/supervisor/processes", json!(null), [200, 200, 200, 401]),
+        ("GET", "/api/supervisor/processes/sleeper", json!(null), [200, 200, 200, 401]),
+        // Past the level check, a running program cannot be started again, nor a stopped one stopped.
+        ("POST", "/api/supervisor/processes/sleeper/start", json!(null), [409, 409, 403, 401]),
+        ("POST", "/api/supervisor/processes/idle/stop", json!(null), [409, 409, 403, 401]),
+        ("POST", "/api/supervisor/processes/sleeper/restart", json!(null), [200, 200, 403, 401]),
+        ("POST", "/api/supervisor/processes/sleeper/signal", json!({"signal":"CONT"}), [200, 200, 403, 401]),
+        ("GET", "/api/supervisor/processes/sleeper/log", json!(null), [200, 200, 403, 401]),
+        ("GET", "/api/supervisor/events", json!(null), [200, 200, 200, 401]),
     ]
 }
 
-/// The config of the matrix's daemon: one pin of each direction.
+/// The config of the matrix's daemon: one pin of each direction, a running
+/// program and a stopped one.
 fn matrix_config() -> Value {
-    json!({"gpio": {"backend": "sim", "pins": {
-        "LED": {"chip": "gpiochip0", "line": 17, "direction": "out"},
-        "BUTTON": {"chip": "gpiochip0", "line": 27, "direction": "in", "edge": "both"}
-    }}})
+    json!({
+        "gpio": {"backend": "sim", "pins": {
+            "LED": {"chip": "gpiochip0", "line": 17, "direction": "out"},
+            "BUTTON": {"chip": "gpiochip0", "line": 27, "direction": "in", "edge": "both"}
+        }},
+        "programs": {
+            "sleeper": {"command": ["sleep", "1000"], "startsecs": 0},
+            "idle": {"command": ["sleep", "1000"], "autostart": false}
+        }
+    })
 }
 
 /// A matrix path as the route table writes it.
@@ -90,6 +106,8 @@ fn pattern_of(path: &str) -> String {
         .replace("{victim}", "{id}")
         .replace("/LED", "/{name}")
         .replace("/BUTTON", "/{name}")
+        .replace("/sleeper", "/{name}")
+        .replace("/idle", "/{name}")
 }
 
 /// Routes every service has, checked apart from the matrix above.

@@ -173,8 +173,6 @@ fn api(
         }
     };
     let mut ctx = Ctx {
-        method: method.to_string(),
-        path: path.to_string(),
         params,
         query: parse_query(query),
         headers,

@@ -48,11 +48,6 @@ impl Reply {
             body,
         }
     }
-
-    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
-        self.headers.push((name, value.into()));
-        self
-    }
 }
 
 /// A failed request: the status and a sentence for the person reading it.

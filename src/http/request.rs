@@ -6,9 +6,6 @@ use serde::de::DeserializeOwned;
 use std::net::IpAddr;
 
 pub struct Ctx {
-    pub method: String,
-    /// The path without the query, percent-encoded as received.
-    pub path: String,
     pub params: Vec<(&'static str, String)>,
     pub query: Vec<(String, String)>,
     /// Header names in lower case.

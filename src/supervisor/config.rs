@@ -108,23 +108,43 @@ impl Default for LogConfig {
     }
 }
 
-/// Signal names accepted by `stopsignal` and the signal endpoint.
+/// Signals by name, for `stopsignal`, the signal endpoint and messages.
+const SIGNALS: [(&str, i32); 15] = [
+    ("HUP", libc::SIGHUP),
+    ("INT", libc::SIGINT),
+    ("QUIT", libc::SIGQUIT),
+    ("ABRT", libc::SIGABRT),
+    ("KILL", libc::SIGKILL),
+    ("USR1", libc::SIGUSR1),
+    ("SEGV", libc::SIGSEGV),
+    ("USR2", libc::SIGUSR2),
+    ("PIPE", libc::SIGPIPE),
+    ("ALRM", libc::SIGALRM),
+    ("TERM", libc::SIGTERM),
+    ("CONT", libc::SIGCONT),
+    ("STOP", libc::SIGSTOP),
+    ("TSTP", libc::SIGTSTP),
+    ("WINCH", libc::SIGWINCH),
+];
+
+/// A signal given as a name (`TERM`, `SIGTERM`, any case) or a number (`15`,
+/// 1 to 64, as `kill -l` knows them). `None` for anything else.
 pub fn signal_number(name: &str) -> Option<i32> {
-    let name = name.trim_start_matches("SIG");
-    Some(match name {
-        "HUP" => libc::SIGHUP,
-        "INT" => libc::SIGINT,
-        "QUIT" => libc::SIGQUIT,
-        "KILL" => libc::SIGKILL,
-        "USR1" => libc::SIGUSR1,
-        "USR2" => libc::SIGUSR2,
-        "TERM" => libc::SIGTERM,
-        "CONT" => libc::SIGCONT,
-        "STOP" => libc::SIGSTOP,
-        "ALRM" => libc::SIGALRM,
-        "WINCH" => libc::SIGWINCH,
-        _ => return None,
-    })
+    let name = name.trim();
+    if let Ok(n) = name.parse::<i32>() {
+        return (1..=64).contains(&n).then_some(n);
+    }
+    let upper = name.to_ascii_uppercase();
+    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+    SIGNALS.iter().find(|(n, _)| *n == bare).map(|(_, v)| *v)
+}
+
+/// `SIGTERM` for 15; `signal 40` for one without a name here.
+pub fn signal_name(number: i32) -> String {
+    match SIGNALS.iter().find(|(_, v)| *v == number) {
+        Some((n, _)) => format!("SIG{n}"),
+        None => format!("signal {number}"),
+    }
 }
 
 /// Problems of one program, each naming the key (`programs.NAME.KEY: ...`).
@@ -152,6 +172,40 @@ pub fn validate(name: &str, p: &ProgramConfig) -> Vec<String> {
     if p.stdout_log.max_bytes == 0 || p.stderr_log.max_bytes == 0 {
         err("stdout_log/stderr_log", "max_bytes must be above 0".into());
     }
+    if p.stdout_log.backups > 100 || p.stderr_log.backups > 100 {
+        err(
+            "stdout_log/stderr_log",
+            "backups must be 100 or fewer".into(),
+        );
+    }
+    if let Some(code) = p.exitcodes.iter().find(|c| !(0..=255).contains(*c)) {
+        err(
+            "exitcodes",
+            format!("{code} is not an exit code (0 to 255)"),
+        );
+    }
+    if p.user
+        .as_deref()
+        .is_some_and(|u| u.is_empty() || u.contains('\0'))
+    {
+        err("user", "must be a user name or null".into());
+    }
+    for key in p.environment.keys() {
+        if key.is_empty() || key.contains('=') || key.contains('\0') {
+            err("environment", format!("{key:?} is not a variable name"));
+        }
+    }
+    if p.environment.values().any(|v| v.contains('\0'))
+        || p.command.iter().any(|a| a.contains('\0'))
+    {
+        err(
+            "command/environment",
+            "must not contain NUL characters".into(),
+        );
+    }
+    if p.startsecs > 3600 || p.stopwaitsecs > 3600 {
+        err("startsecs/stopwaitsecs", "at most 3600 s".into());
+    }
     errors
 }
 
@@ -161,4 +215,36 @@ pub fn valid_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_by_name_and_number() {
+        assert_eq!(signal_number("TERM"), Some(libc::SIGTERM));
+        assert_eq!(signal_number("SIGHUP"), Some(libc::SIGHUP));
+        assert_eq!(signal_number("usr1"), Some(libc::SIGUSR1));
+        assert_eq!(signal_number("9"), Some(9));
+        assert_eq!(signal_number("0"), None);
+        assert_eq!(signal_number("65"), None);
+        assert_eq!(signal_number("BOGUS"), None);
+        assert_eq!(signal_name(libc::SIGKILL), "SIGKILL");
+        assert_eq!(signal_name(40), "signal 40");
+    }
+
+    #[test]
+    fn validation_names_the_key() {
+        let p = ProgramConfig {
+            command: vec!["sleep".into()],
+            exitcodes: vec![0, 300],
+            ..ProgramConfig::default()
+        };
+        assert_eq!(
+            validate("x", &p),
+            vec!["programs.x.exitcodes: 300 is not an exit code (0 to 255)"]
+        );
+        assert!(validate("x", &ProgramConfig::default())[0].starts_with("programs.x.command"));
+    }
 }

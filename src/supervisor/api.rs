@@ -1,0 +1,140 @@
+//! `/api/supervisor/...`: a thin layer over [`Supervisor`] (api.md, "Supervisor").
+
+use super::config::signal_number;
+use super::{Error, Supervisor};
+use crate::auth::Level;
+use crate::http::reply::{ApiError, Reply};
+use crate::http::request::Ctx;
+use crate::http::router::{Access, Route};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+const USER: Access = Access::AtLeast(Level::User);
+const ADMIN: Access = Access::AtLeast(Level::Admin);
+
+/// Default and largest `bytes` of the log endpoint.
+const LOG_DEFAULT: u64 = 16 * 1024;
+const LOG_MAX: u64 = 1024 * 1024;
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> ApiError {
+        match e {
+            Error::NotFound(m) => ApiError::not_found(m),
+            Error::Conflict(m) => ApiError::conflict(m),
+            Error::Unavailable(m) => ApiError::unavailable(m),
+            Error::Io(m) => ApiError::internal(m),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignalBody {
+    signal: Value,
+}
+
+/// `?wait=false` (also `0`, `no`) answers at once; anything else waits.
+fn wait(ctx: &Ctx) -> Result<bool, ApiError> {
+    match ctx.query("wait") {
+        None | Some("") | Some("true") | Some("1") | Some("yes") => Ok(true),
+        Some("false") | Some("0") | Some("no") => Ok(false),
+        Some(v) => Err(ApiError::bad_request(format!(
+            "query parameter wait must be true or false, not {v:?}"
+        ))),
+    }
+}
+
+pub fn routes(sup: Arc<Supervisor>) -> Vec<Route> {
+    let s = || sup.clone();
+    let (list, one, start, stop, restart, signal, log, events) =
+        (s(), s(), s(), s(), s(), s(), s(), s());
+    vec![
+        Route::new("GET", "/api/supervisor/processes", USER, "Every program, in priority order", move |_| {
+            Ok(Reply::ok(&list.list()))
+        }),
+        Route::new("GET", "/api/supervisor/processes/{name}", USER, "One program", move |ctx| {
+            Ok(Reply::ok(&one.get(ctx.param("name"))?))
+        }),
+        Route::new(
+            "POST",
+            "/api/supervisor/processes/{name}/start",
+            ADMIN,
+            "Start a program; answers once it is RUNNING or has failed (BACKOFF/FATAL), or at once with ?wait=false; 409 when already running",
+            move |ctx| Ok(Reply::ok(&start.start_program(ctx.param("name"), wait(ctx)?)?)),
+        ),
+        Route::new(
+            "POST",
+            "/api/supervisor/processes/{name}/stop",
+            ADMIN,
+            "Stop a program: stopsignal to its process group, SIGKILL after stopwaitsecs; answers once STOPPED (?wait=false: at once); 409 when not running",
+            move |ctx| Ok(Reply::ok(&stop.stop_program(ctx.param("name"), wait(ctx)?)?)),
+        ),
+        Route::new(
+            "POST",
+            "/api/supervisor/processes/{name}/restart",
+            ADMIN,
+            "Stop (if running) and start a program, waiting for both",
+            move |ctx| Ok(Reply::ok(&restart.restart_program(ctx.param("name"))?)),
+        ),
+        Route::new(
+            "POST",
+            "/api/supervisor/processes/{name}/signal",
+            ADMIN,
+            "Send a signal to a program's process group: body {\"signal\":\"HUP\"} (a name, with or without SIG, or a number); 409 when not running",
+            move |ctx| {
+                let body: SignalBody = ctx.json()?;
+                let sig = match &body.signal {
+                    Value::String(s) => signal_number(s),
+                    Value::Number(n) => n.as_i64().and_then(|n| signal_number(&n.to_string())),
+                    _ => None,
+                }
+                .ok_or_else(|| ApiError::bad_request(format!("signal: unknown signal {}", body.signal)))?;
+                Ok(Reply::ok(&signal.signal_program(ctx.param("name"), sig)?))
+            },
+        ),
+        Route::new(
+            "GET",
+            "/api/supervisor/processes/{name}/log",
+            ADMIN,
+            "The end of a program's log as text: ?stream=stdout|stderr&bytes=N (default 16384, at most 1048576)",
+            move |ctx| {
+                let stderr = match ctx.query("stream") {
+                    None | Some("") | Some("stdout") => false,
+                    Some("stderr") => true,
+                    Some(v) => return Err(ApiError::bad_request(format!("stream must be stdout or stderr, not {v:?}"))),
+                };
+                let bytes = ctx.query_u64("bytes", LOG_DEFAULT, LOG_MAX)?;
+                Ok(Reply::text(200, log.tail(ctx.param("name"), stderr, bytes)?))
+            },
+        ),
+        Route::new(
+            "GET",
+            "/api/supervisor/events",
+            USER,
+            "Process state changes, oldest first: ?after=SEQ&limit=N (default 100, at most 1000); a bounded ring",
+            move |ctx| {
+                let after = ctx.query_u64("after", 0, u64::MAX)?;
+                let limit = ctx.query_u64("limit", 100, 1000)? as usize;
+                let list: Vec<Value> = events
+                    .events(after, limit)
+                    .into_iter()
+                    .map(|e| {
+                        json!({
+                            "seq": e.seq,
+                            "time": e.time,
+                            "kind": format!("PROCESS_STATE_{}", e.event.to),
+                            "name": e.event.name,
+                            "from": e.event.from,
+                            "to": e.event.to,
+                            "pid": e.event.pid,
+                            "exit_status": e.event.exit_status,
+                            "message": e.event.message,
+                        })
+                    })
+                    .collect();
+                Ok(Reply::ok(&list))
+            },
+        ),
+    ]
+}
