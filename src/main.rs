@@ -79,6 +79,8 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     let mut metrics = metrics::Metrics::default();
     let http_stats = stats.clone();
     metrics.add(Box::new(move |out| http_stats.write_metrics(out)));
+    let supervisor_metrics = supervisor.clone();
+    metrics.add(Box::new(move |out| supervisor_metrics.write_metrics(out)));
     let gpio_metrics = gpio.clone();
     metrics.add(Box::new(move |out| gpio_metrics.write_metrics(out)));
 

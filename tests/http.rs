@@ -606,4 +606,16 @@ fn metrics_count_requests_and_can_be_public() {
         r.text
     );
     assert!(r.text.contains("pistack_gpio_events_total 0"), "{}", r.text);
+    assert!(
+        r.text
+            .contains("pistack_process_state{name=\"idle\",state=\"STOPPED\"} 1"),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text
+            .contains("pistack_process_restarts_total{name=\"sleeper\"} 0"),
+        "{}",
+        r.text
+    );
 }

@@ -315,6 +315,30 @@ impl Supervisor {
     }
 
     /// For `/api/health`: the supervisor thread is alive.
+    /// Prometheus lines: each program's state (1 for the current one) and restarts.
+    pub fn write_metrics(&self, out: &mut String) {
+        use std::fmt::Write;
+        let list = self.list();
+        let _ = writeln!(out, "# TYPE pistack_process_state gauge");
+        for p in &list {
+            let name = crate::metrics::label(&p.name);
+            let _ = writeln!(
+                out,
+                "pistack_process_state{{name=\"{name}\",state=\"{}\"}} 1",
+                p.state.as_str()
+            );
+        }
+        let _ = writeln!(out, "# TYPE pistack_process_restarts_total counter");
+        for p in &list {
+            let name = crate::metrics::label(&p.name);
+            let _ = writeln!(
+                out,
+                "pistack_process_restarts_total{{name=\"{name}\"}} {}",
+                p.restarts
+            );
+        }
+    }
+
     pub fn check(&self) -> Result<(), String> {
         match &*self.thread.lock().unwrap_or_else(|p| p.into_inner()) {
             Some(h) if h.is_finished() => Err("the supervisor thread has stopped".into()),
