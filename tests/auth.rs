@@ -22,28 +22,13 @@ fn login_shape_and_failures() {
     assert_eq!(b["user"]["name"], "root");
     assert_eq!(b["user"]["level"], "Root");
     assert!(b["user"].get("password_hash").is_none());
-    let bad = d.call(
-        "POST",
-        "/api/auth/session/login",
-        None,
-        Some(&json!({"name":"root","password":"nope"})),
-    );
+    let bad = d.try_login(json!({"name":"root","password":"nope"}));
     assert_eq!(bad.status, 401);
     assert_eq!(bad.message(), "invalid credentials");
-    let unknown = d.call(
-        "POST",
-        "/api/auth/session/login",
-        None,
-        Some(&json!({"name":"ghost","password":"nope"})),
-    );
+    let unknown = d.try_login(json!({"name":"ghost","password":"nope"}));
     assert_eq!(unknown.status, 401);
     assert_eq!(unknown.message(), "invalid credentials");
-    let missing = d.call(
-        "POST",
-        "/api/auth/session/login",
-        None,
-        Some(&json!({"name":"root"})),
-    );
+    let missing = d.try_login(json!({"name":"root"}));
     assert_eq!(missing.status, 400);
     assert!(
         missing.message().contains("password"),
@@ -447,29 +432,17 @@ fn throttling_per_account_and_address() {
     let d = Daemon::start(json!({"auth": {"throttle_free_attempts": 3}}));
     let bad = json!({"name": "root", "password": "wrong-password"});
     for _ in 0..3 {
-        assert_eq!(
-            d.call("POST", "/api/auth/session/login", None, Some(&bad))
-                .status,
-            401
-        );
+        assert_eq!(d.try_login(bad.clone()).status, 401);
     }
-    let r = d.call("POST", "/api/auth/session/login", None, Some(&bad));
+    let r = d.try_login(bad.clone());
     assert_eq!(r.status, 429);
     let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=2).contains(&wait), "{wait}");
     // Even the right password waits while throttled: guessing gains nothing.
     let good = json!({"name": "root", "password": ROOT_PASSWORD});
-    assert_eq!(
-        d.call("POST", "/api/auth/session/login", None, Some(&good))
-            .status,
-        429
-    );
+    assert_eq!(d.try_login(good.clone()).status, 429);
     std::thread::sleep(std::time::Duration::from_millis(1100 * wait));
-    assert_eq!(
-        d.call("POST", "/api/auth/session/login", None, Some(&good))
-            .status,
-        200
-    );
+    assert_eq!(d.try_login(good.clone()).status, 200);
 }
 
 #[test]

@@ -188,6 +188,11 @@ impl Daemon {
         self.call("POST", path, Some(token), Some(&body))
     }
 
+    /// POST a login body as is; the answer whatever it is.
+    pub fn try_login(&self, body: Value) -> Resp {
+        self.call("POST", "/api/auth/session/login", None, Some(&body))
+    }
+
     pub fn login(&self, name: &str, password: &str) -> Value {
         let r = self.call(
             "POST",
