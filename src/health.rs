@@ -12,6 +12,14 @@ pub type Check = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
 
 pub const SERVICES: [&str; 5] = ["auth", "supervisor", "io", "info", "email"];
 
+const ABSENT: &str = "not available in this version";
+
+enum ServiceState {
+    Ok,
+    Absent,
+    Degraded(String),
+}
+
 pub struct Health {
     started: Instant,
     checks: Vec<(&'static str, Check)>,
@@ -30,18 +38,34 @@ impl Health {
         self.checks.push((service, check));
     }
 
-    /// Per service "ok" or its reason, and whether all are ok.
+    /// One service: `Ok`, or why not. A service that registered no check is not
+    /// part of this build, which is not a fault of the daemon.
+    fn service(&self, service: &str) -> ServiceState {
+        let mut checks = self.checks.iter().filter(|(s, _)| *s == service).peekable();
+        if checks.peek().is_none() {
+            return ServiceState::Absent;
+        }
+        for (_, check) in checks {
+            if let Err(reason) = check() {
+                return ServiceState::Degraded(reason);
+            }
+        }
+        ServiceState::Ok
+    }
+
+    /// Per service "ok" or its reason, and whether all present ones are ok.
     pub fn report(&self) -> (bool, Map<String, Value>) {
         let mut all_ok = true;
         let mut map = Map::new();
         for service in SERVICES {
-            let mut state = "ok".to_string();
-            for (_, check) in self.checks.iter().filter(|(s, _)| *s == service) {
-                if let Err(reason) = check() {
+            let state = match self.service(service) {
+                ServiceState::Ok => "ok".to_string(),
+                ServiceState::Absent => ABSENT.to_string(),
+                ServiceState::Degraded(reason) => {
                     all_ok = false;
-                    state = reason;
+                    reason
                 }
-            }
+            };
             map.insert(service.into(), Value::String(state));
         }
         (all_ok, map)
@@ -55,17 +79,18 @@ impl Health {
 /// The routes of health and of the API documents. The documents are made from the
 /// finished route table, handed in through `table` once the router is built.
 pub fn routes(health: Arc<Health>, table: Arc<OnceLock<Vec<(String, Value)>>>) -> Vec<Route> {
+    let overall = health.clone();
     let mut routes = vec![Route::new(
         "GET",
         "/api/health",
         Access::Public,
         "Daemon health",
         move |_| {
-            let (ok, subsystems) = health.report();
+            let (ok, subsystems) = overall.report();
             Ok(Reply::ok(&json!({
                 "status": if ok { "ok" } else { "degraded" },
                 "version": env!("CARGO_PKG_VERSION"),
-                "uptime_s": health.uptime_s(),
+                "uptime_s": overall.uptime_s(),
                 "subsystems": subsystems,
             })))
         },
@@ -86,12 +111,13 @@ pub fn routes(health: Arc<Health>, table: Arc<OnceLock<Vec<(String, Value)>>>) -
             "info" => ("/api/info/health", "/api/info/apispec.json"),
             _ => ("/api/email/health", "/api/email/apispec.json"),
         };
+        let one = health.clone();
         routes.push(Route::new(
             "GET",
             health_path,
             Access::Public,
-            "Service health",
-            move |_| Ok(Reply::ok(&json!({"status": "ok", "service": service}))),
+            "Service health (503 unless ok)",
+            move |_| Ok(service_reply(&one, service)),
         ));
         let docs = table.clone();
         routes.push(Route::new(
@@ -103,6 +129,20 @@ pub fn routes(health: Arc<Health>, table: Arc<OnceLock<Vec<(String, Value)>>>) -
         ));
     }
     routes
+}
+
+fn service_reply(health: &Health, service: &str) -> Reply {
+    match health.service(service) {
+        ServiceState::Ok => Reply::ok(&json!({"status": "ok", "service": service})),
+        ServiceState::Absent => Reply::json(
+            503,
+            &json!({"status": "unavailable", "service": service, "message": ABSENT}),
+        ),
+        ServiceState::Degraded(reason) => Reply::json(
+            503,
+            &json!({"status": "degraded", "service": service, "message": reason}),
+        ),
+    }
 }
 
 fn document(docs: &OnceLock<Vec<(String, Value)>>, service: &str) -> Result<Reply, ApiError> {

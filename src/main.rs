@@ -68,6 +68,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
         supervisor::Supervisor::start(&config.programs, &config.state_dir, bus.clone())?;
     let gpio = gpio::Gpio::open(&config.gpio, bus.clone());
     let mut health = health::Health::new();
+    health.add("auth", Box::new(|| Ok(())));
     let sup = supervisor.clone();
     health.add("supervisor", Box::new(move || sup.check()));
     {
