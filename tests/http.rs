@@ -655,3 +655,15 @@ fn health_says_what_is_built_and_what_is_not() {
     );
     assert_eq!(d.call("GET", "/api/io/health", None, None).status, 503);
 }
+
+#[test]
+fn logs_carry_journald_priorities_under_systemd() {
+    let dir = temp_dir("journal");
+    let d = Daemon::start_in(dir, json!({}), &[("JOURNAL_STREAM", "8:12345")]);
+    d.call("GET", "/api/health", None, None);
+    let line = d.wait_log(10, |l| l.contains("GET /api/health 200")).unwrap();
+    assert!(line.starts_with("<6>GET /api/health 200"), "{line}");
+    d.call("GET", "/api/nope", None, None);
+    let line = d.wait_log(10, |l| l.contains("/api/nope")).unwrap();
+    assert!(line.starts_with("<6>"), "{line}");
+}
