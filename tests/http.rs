@@ -661,9 +661,50 @@ fn logs_carry_journald_priorities_under_systemd() {
     let dir = temp_dir("journal");
     let d = Daemon::start_in(dir, json!({}), &[("JOURNAL_STREAM", "8:12345")]);
     d.call("GET", "/api/health", None, None);
-    let line = d.wait_log(10, |l| l.contains("GET /api/health 200")).unwrap();
+    let line = d
+        .wait_log(10, |l| l.contains("GET /api/health 200"))
+        .unwrap();
     assert!(line.starts_with("<6>GET /api/health 200"), "{line}");
     d.call("GET", "/api/nope", None, None);
     let line = d.wait_log(10, |l| l.contains("/api/nope")).unwrap();
     assert!(line.starts_with("<6>"), "{line}");
+}
+
+#[test]
+fn trickling_and_endless_heads_are_cut_off() {
+    let d = Daemon::start(json!({"http": {"idle_timeout_s": 2}}));
+    let addr = d.base.trim_start_matches("http://").to_string();
+    // Slowloris: a header line every 300 ms keeps each read under the idle timeout,
+    // but the head as a whole must arrive within it.
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+    let started = std::time::Instant::now();
+    let mut cut = false;
+    while started.elapsed() < Duration::from_secs(10) {
+        if s.write_all(b"X-a: b\r\n").is_err() || closed_by_peer(&s) {
+            cut = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(cut, "a trickling client kept its connection for 10 s");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "cut only after {:?}",
+        started.elapsed()
+    );
+    // An endless header line is refused, not buffered.
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nX-Long: ").unwrap();
+    let chunk = vec![b'a'; 64 * 1024];
+    let mut sent = 0;
+    while sent < 16 * 1024 * 1024 && s.write_all(&chunk).is_ok() {
+        sent += chunk.len();
+    }
+    assert!(
+        sent < 16 * 1024 * 1024,
+        "the server read 16 MiB of one header line"
+    );
+    assert_eq!(d.call("GET", "/api/health", None, None).status, 200);
 }

@@ -34,6 +34,20 @@ pub struct ClientConnection {
 
     // true if the connection goes through SSL
     secure: bool,
+
+    // pistack patch: the longest a request's head may take, from its first byte
+    head_timeout: Option<std::time::Duration>,
+}
+
+/// pistack patch: bounds on a request head, so that a client trickling bytes
+/// (slowloris) or sending an endless line cannot hold a thread or grow memory.
+const MAX_HEADER_LINE: usize = 8 * 1024;
+const MAX_HEADERS: usize = 100;
+
+/// pistack patch: when the head being read started, and how many bytes so far.
+struct HeadProgress {
+    started: Option<std::time::Instant>,
+    bytes: usize,
 }
 
 /// Error that can happen when reading a request.
@@ -51,6 +65,7 @@ impl ClientConnection {
     pub fn new(
         write_socket: RefinedTcpStream,
         mut read_socket: RefinedTcpStream,
+        head_timeout: Option<std::time::Duration>,
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
         let secure = read_socket.secure();
@@ -65,6 +80,7 @@ impl ClientConnection {
             next_header_source: first_header,
             no_more_requests: false,
             secure,
+            head_timeout,
         }
     }
 
@@ -77,7 +93,7 @@ impl ClientConnection {
     ///
     /// Reads until `CRLF` is reached. The next read will start
     ///  at the first byte of the new line.
-    fn read_next_line(&mut self) -> IoResult<AsciiString> {
+    fn read_next_line(&mut self, head: &mut HeadProgress) -> IoResult<AsciiString> {
         let mut buf = Vec::new();
         let mut prev_byte_was_cr = false;
 
@@ -88,6 +104,20 @@ impl ClientConnection {
                 Some(b) => b?,
                 None => return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF")),
             };
+
+            // pistack patch: the clock starts at the head's first byte (waiting for
+            // it is the socket timeout's job) and is read every 8 bytes, cheap
+            // enough for fast clients and still bounding slow ones.
+            let started = *head.started.get_or_insert_with(std::time::Instant::now);
+            head.bytes += 1;
+            if let Some(limit) = self.head_timeout {
+                if head.bytes % 8 == 0 && started.elapsed() > limit {
+                    return Err(IoError::new(ErrorKind::TimedOut, "request head too slow"));
+                }
+            }
+            if buf.len() >= MAX_HEADER_LINE {
+                return Err(IoError::new(ErrorKind::InvalidData, "header line too long"));
+            }
 
             if byte == b'\n' && prev_byte_was_cr {
                 buf.pop(); // removing the '\r'
@@ -106,8 +136,14 @@ impl ClientConnection {
     fn read(&mut self) -> Result<Request, ReadError> {
         let (method, path, version, headers) = {
             // reading the request line
+            let mut head = HeadProgress {
+                started: None,
+                bytes: 0,
+            };
             let (method, path, version) = {
-                let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+                let line = self
+                    .read_next_line(&mut head)
+                    .map_err(ReadError::ReadIoError)?;
 
                 parse_request_line(
                     line.as_str().trim(), // TODO: remove this conversion
@@ -118,11 +154,16 @@ impl ClientConnection {
             let headers = {
                 let mut headers = Vec::new();
                 loop {
-                    let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+                    let line = self
+                        .read_next_line(&mut head)
+                        .map_err(ReadError::ReadIoError)?;
 
                     if line.is_empty() {
                         break;
                     };
+                    if headers.len() >= MAX_HEADERS {
+                        return Err(ReadError::WrongHeader(version));
+                    }
                     headers.push(match FromStr::from_str(line.as_str().trim()) {
                         // TODO: remove this conversion
                         Ok(h) => h,

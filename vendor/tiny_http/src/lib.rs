@@ -336,7 +336,7 @@ impl Server {
                             Some(ref _ssl) => unreachable!(),
                         };
 
-                        Ok(ClientConnection::new(write_closable, read_closable))
+                        Ok(ClientConnection::new(write_closable, read_closable, limits.idle_timeout))
                     }
                     Err(e) => Err(e),
                 };
