@@ -197,11 +197,13 @@ describe("the web page", { timeout: 120_000 }, () => {
       errors.push(e);
     }
     killDaemon();
-    if (daemon) {
+    if (daemon && daemon.child.exitCode === null && daemon.child.signalCode === null) {
+      let timer;
       await Promise.race([
-        new Promise((r) => (daemon.child.exitCode !== null || daemon.child.signalCode !== null ? r() : daemon.child.once("exit", r))),
-        new Promise((r) => setTimeout(r, 5_000)),
+        new Promise((r) => daemon.child.once("exit", r)),
+        new Promise((r) => (timer = setTimeout(r, 5_000))),
       ]);
+      clearTimeout(timer);
     }
     if (workDir) rmSync(workDir, { recursive: true, force: true });
     if (problems.length) {
