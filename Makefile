@@ -6,7 +6,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 PREFIX ?= /usr
 DESTDIR ?=
 
-.PHONY: run build release test test-rust test-pi test-unit-pi test-deb test-unit-file bench fmt lint pi pi-static deb install clean
+.PHONY: run build release test test-rust test-page test-pi test-unit-pi test-deb test-unit-file bench fmt lint pi pi-static deb install clean
 
 ## run: build and start the daemon with conf/dev.json (simulated GPIO, demo programs, state in ./var)
 run: build
@@ -22,11 +22,15 @@ release:
 	$(CARGO) build --release
 
 ## test: everything CI checks
-test: lint test-rust test-unit-file test-pi test-deb
+test: lint test-rust test-page test-unit-file test-pi test-deb
 	@echo "make test: all checks passed"
 
 test-rust:
 	$(CARGO) test --all-targets
+
+## the page in real Chromium (Debian's), driven by playwright-core
+test-page: build
+	PISTACK_BIN=$(abspath target/debug/pistack) tests/page/run.sh
 
 test-unit-file:
 	systemd/check-unit.sh

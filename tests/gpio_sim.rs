@@ -15,7 +15,7 @@ fn pins() -> Value {
             "BUTTON": {"chip": "/dev/gpiochip0", "line": "GPIO27", "direction": "in", "edge": "falling",
                        "debounce_ms": 200, "bias": "pull-up"},
             "DOOR": {"line": 22, "direction": "in", "edge": "both", "bias": "pull-down", "active_low": true},
-            "TWIN": {"line": 17, "direction": "in"},
+            "TWIN": {"line": "GPIO17", "direction": "in"},  // line 17 by its name: only the daemon can tell
             "GHOST": {"chip": "no-such-chip", "line": 1, "direction": "out"}
         }
     })

@@ -40,6 +40,11 @@ async function refresh() {
 }
 
 async function show() {
+  if (!store.getItem("access_token") && !store.getItem("refresh_token")) {
+    $("me").hidden = true;
+    $("login").hidden = false;
+    return;
+  }
   try {
     const me = await api("GET", "/api/auth/session/me");
     $("me-name").textContent = me.name;
@@ -76,6 +81,12 @@ $("logout").addEventListener("click", async () => {
 
 fetch("/api/health")
   .then((r) => r.json())
-  .then((h) => { $("health").textContent = `${h.status} · v${h.version}`; })
-  .catch(() => { $("health").textContent = "unreachable"; });
+  .then((h) => {
+    $("health").textContent = `${h.status} · v${h.version}`;
+    $("health").classList.toggle("bad", h.status !== "ok");
+  })
+  .catch(() => {
+    $("health").textContent = "unreachable";
+    $("health").classList.add("bad");
+  });
 show();
