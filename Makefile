@@ -73,8 +73,10 @@ install: release
 	install -D -m 0755 target/release/pistack $(DESTDIR)$(PREFIX)/bin/pistack
 	install -d $(DESTDIR)$(PREFIX)/share/pistack/www
 	cp -r www/. $(DESTDIR)$(PREFIX)/share/pistack/www/
-	install -D -m 0644 conf/pistack.json $(DESTDIR)/etc/pistack/pistack.json
-	install -D -m 0644 systemd/pistack.service $(DESTDIR)/lib/systemd/system/pistack.service
+	install -d $(DESTDIR)/etc/pistack $(DESTDIR)/lib/systemd/system
+	sed 's|/usr/share/pistack|$(PREFIX)/share/pistack|' conf/pistack.json > $(DESTDIR)/etc/pistack/pistack.json
+	sed 's|/usr/bin/pistack|$(PREFIX)/bin/pistack|' systemd/pistack.service > $(DESTDIR)/lib/systemd/system/pistack.service
+	chmod 0644 $(DESTDIR)/etc/pistack/pistack.json $(DESTDIR)/lib/systemd/system/pistack.service
 
 clean:
 	$(CARGO) clean
