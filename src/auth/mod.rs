@@ -59,7 +59,8 @@ struct UserRecord {
     password_hash: String,
 }
 
-/// One login and every token rotated from it.
+/// One login and every token rotated from it. Ending a login removes its family:
+/// a token whose family is gone is refused, which is all a revoked one needs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Family {
     user_id: String,
@@ -67,8 +68,12 @@ struct Family {
     expires_at: u64,
     /// The only refresh token of the family that may be used now.
     current_jti: String,
-    revoked: bool,
 }
+
+/// Live logins kept per user; a new one beyond this ends the oldest. Bounds
+/// `sessions.json` (rewritten at every login) for scripts that log in and never
+/// log out.
+const MAX_SESSIONS_PER_USER: usize = 50;
 
 #[derive(Default, Serialize, Deserialize)]
 struct UsersFile {
@@ -316,7 +321,10 @@ impl Auth {
         let jti = crate::random::uuid()?;
         let family_id = match family_id {
             Some(f) => f,
-            None => crate::random::uuid()?,
+            None => {
+                make_room(&mut state.families, &user.id);
+                crate::random::uuid()?
+            }
         };
         let family = state
             .families
@@ -326,7 +334,6 @@ impl Auth {
                 created_at: now,
                 expires_at: now + self.settings.refresh_ttl_s,
                 current_jti: String::new(),
-                revoked: false,
             });
         family.current_jti = jti.clone();
         family.expires_at = now + self.settings.refresh_ttl_s;
@@ -436,11 +443,10 @@ impl Auth {
         let mut state = self.lock();
         let family = state
             .families
-            .get_mut(&claims.fam)
-            .filter(|f| !f.revoked)
+            .get(&claims.fam)
             .ok_or_else(|| Error::Unauthenticated("this session has ended; log in again".into()))?;
         if family.current_jti != claims.jti {
-            family.revoked = true;
+            state.families.remove(&claims.fam);
             self.save_sessions(&state)?;
             log::warn!(
                 "refresh token reuse for user {}: its session is revoked",
@@ -475,7 +481,7 @@ impl Auth {
         let live = state
             .families
             .get(&claims.fam)
-            .is_some_and(|f| !f.revoked && f.user_id == claims.sub);
+            .is_some_and(|f| f.user_id == claims.sub);
         if !live {
             return Err(Error::Unauthenticated(
                 "this session has ended; log in again".into(),
@@ -501,11 +507,8 @@ impl Auth {
         let claims: Claims = jwt::verify_signature(token, &self.secret)
             .map_err(|e| Error::Unauthenticated(e.to_string()))?;
         let mut state = self.lock();
-        if let Some(f) = state.families.get_mut(&claims.fam) {
-            if !f.revoked {
-                f.revoked = true;
-                self.save_sessions(&state)?;
-            }
+        if state.families.remove(&claims.fam).is_some() {
+            self.save_sessions(&state)?;
         }
         Ok(())
     }
@@ -692,23 +695,34 @@ impl Auth {
     }
 }
 
-/// Revoke every live family of a user; returns how many.
+/// End every login of a user; returns how many.
 fn revoke_user(families: &mut BTreeMap<String, Family>, user_id: &str) -> usize {
-    let mut n = 0;
-    for f in families
-        .values_mut()
-        .filter(|f| f.user_id == user_id && !f.revoked)
-    {
-        f.revoked = true;
-        n += 1;
-    }
-    n
+    let before = families.len();
+    families.retain(|_, f| f.user_id != user_id);
+    before - families.len()
 }
 
-/// Drop families past their expiry. Revoked ones stay until then, so a replayed
-/// token of theirs is still recognised as belonging to an ended session.
+/// Drop expired logins.
 fn prune(families: &mut BTreeMap<String, Family>, now: u64) {
     families.retain(|_, f| f.expires_at > now);
+}
+
+/// Before a new login of `user_id`: end its oldest ones beyond
+/// [`MAX_SESSIONS_PER_USER`] - 1.
+fn make_room(families: &mut BTreeMap<String, Family>, user_id: &str) {
+    loop {
+        let mine = families.iter().filter(|(_, f)| f.user_id == user_id);
+        if mine.clone().count() < MAX_SESSIONS_PER_USER {
+            return;
+        }
+        let Some(oldest) = mine
+            .min_by_key(|(_, f)| f.created_at)
+            .map(|(id, _)| id.clone())
+        else {
+            return;
+        };
+        families.remove(&oldest);
+    }
 }
 
 /// The token in an `Authorization` value, tolerating what the original did:
@@ -848,6 +862,27 @@ mod tests {
         );
         drop(held);
         assert!(auth.login("root", &pw, "t").is_ok());
+    }
+
+    #[test]
+    fn logins_per_user_are_bounded_oldest_first() {
+        let (auth, dir) = temp_auth("cap");
+        let pw = root_password(&dir);
+        auth.login("root", &pw, "t").unwrap();
+        for _ in 0..MAX_SESSIONS_PER_USER {
+            auth.login("root", &pw, "t").unwrap();
+        }
+        assert_eq!(auth.lock().families.len(), MAX_SESSIONS_PER_USER);
+        // Same-second logins tie on created_at, so which old one goes is open;
+        // that the newest lives and the count holds is not.
+        let newest = auth.login("root", &pw, "t").unwrap();
+        assert!(auth.authenticate(Some(&newest.access_token)).is_ok());
+        assert_eq!(auth.lock().families.len(), MAX_SESSIONS_PER_USER);
+        // Another user's logins are not counted against root's.
+        auth.create_user("other", "long-enough", Level::User)
+            .unwrap();
+        auth.login("other", "long-enough", "t").unwrap();
+        assert_eq!(auth.lock().families.len(), MAX_SESSIONS_PER_USER + 1);
     }
 
     #[test]
