@@ -136,6 +136,12 @@ struct State {
     families: BTreeMap<String, Family>,
 }
 
+impl State {
+    fn user(&self, id: &str) -> Option<&UserRecord> {
+        self.users.iter().find(|u| u.user.id == id)
+    }
+}
+
 pub struct Auth {
     state: Mutex<State>,
     secret: Vec<u8>,
@@ -412,9 +418,7 @@ impl Auth {
             }
         }
         let user = state
-            .users
-            .iter()
-            .find(|u| u.user.id == rec.user.id)
+            .user(&rec.user.id)
             .map(|u| u.user.clone())
             .ok_or_else(|| Error::Unauthenticated("invalid credentials".into()))?;
         self.issue(&mut state, &user, None)
@@ -457,9 +461,7 @@ impl Auth {
             ));
         }
         let user = state
-            .users
-            .iter()
-            .find(|u| u.user.id == claims.sub)
+            .user(&claims.sub)
             .map(|u| u.user.clone())
             .ok_or_else(|| Error::Unauthenticated("the user no longer exists".into()))?;
         self.issue(&mut state, &user, Some(claims.fam))
@@ -488,9 +490,7 @@ impl Auth {
             ));
         }
         let user = state
-            .users
-            .iter()
-            .find(|u| u.user.id == claims.sub)
+            .user(&claims.sub)
             .ok_or_else(|| Error::Unauthenticated("the user no longer exists".into()))?;
         Ok(Caller {
             id: user.user.id.clone(),
@@ -531,9 +531,7 @@ impl Auth {
 
     pub fn get_user(&self, id: &str) -> Result<User, Error> {
         self.lock()
-            .users
-            .iter()
-            .find(|u| u.user.id == id)
+            .user(id)
             .map(|u| u.user.clone())
             .ok_or_else(|| Error::NotFound(format!("no user with id {id}")))
     }
@@ -640,12 +638,7 @@ impl Auth {
 
     /// Does `pass` match the user's password? (for a self-service change)
     pub fn check_password(&self, id: &str, pass: &str) -> bool {
-        let hash = self
-            .lock()
-            .users
-            .iter()
-            .find(|u| u.user.id == id)
-            .map(|u| u.password_hash.clone());
+        let hash = self.lock().user(id).map(|u| u.password_hash.clone());
         match hash {
             Some(h) => password::verify(pass, &h),
             None => false,
