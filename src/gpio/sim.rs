@@ -124,13 +124,7 @@ impl Sim {
     /// physical level. An input being watched sees an edge if its level changes.
     pub fn set_input(&self, chip: &str, offset: u32, level: u8) -> Result<(), String> {
         let mut state = self.lock();
-        let (ci, _) = find_chip(&state, chip)?;
-        let chip_name = state.chips[ci].name.clone();
-        let n = state.chips[ci].lines.len() as u32;
-        let line = state.chips[ci]
-            .lines
-            .get_mut(offset as usize)
-            .ok_or_else(|| no_offset_reason(&chip_name, n, offset))?;
+        let (line, _) = line_mut(&mut state, chip, offset)?;
         let level = u8::from(level != 0);
         let before = line.physical();
         line.pull = level;
@@ -156,13 +150,7 @@ impl Sim {
     #[cfg(test)]
     pub fn hold(&self, chip: &str, offset: u32, consumer: &str) -> Result<(), String> {
         let mut state = self.lock();
-        let (ci, _) = find_chip(&state, chip)?;
-        let chip_name = state.chips[ci].name.clone();
-        let n = state.chips[ci].lines.len() as u32;
-        let line = state.chips[ci]
-            .lines
-            .get_mut(offset as usize)
-            .ok_or_else(|| no_offset_reason(&chip_name, n, offset))?;
+        let (line, chip_name) = line_mut(&mut state, chip, offset)?;
         if let Some(c) = &line.consumer {
             return Err(busy_reason(&chip_name, offset, Some(c)));
         }
@@ -183,6 +171,21 @@ impl Sim {
 }
 
 /// A chip by path (`/dev/gpiochip0`), name or label: index and the name it has.
+/// A line of a chip named by `spec`, with the chip's kernel name for messages.
+fn line_mut<'a>(
+    state: &'a mut State,
+    spec: &str,
+    offset: u32,
+) -> Result<(&'a mut Line, String), String> {
+    let (ci, chip_name) = find_chip(state, spec)?;
+    let lines = &mut state.chips[ci].lines;
+    let n = lines.len() as u32;
+    match lines.get_mut(offset as usize) {
+        Some(line) => Ok((line, chip_name)),
+        None => Err(no_offset_reason(&chip_name, n, offset)),
+    }
+}
+
 fn find_chip(state: &State, spec: &str) -> Result<(usize, String), String> {
     let by = |f: &dyn Fn(&Chip) -> bool| state.chips.iter().position(f);
     let found = if let Some(name) = spec.strip_prefix("/dev/") {
