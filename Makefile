@@ -45,6 +45,8 @@ test-deb: release
 
 ## bench: figures only (memory, start time, requests/s, p99, restart and GPIO latency, size)
 bench: release
+	@test ! -x $(TOOLS)/pi-cross-build || $(TOOLS)/pi-cross-build musl >/dev/null 2>&1 || \
+	  echo "bench: the ARMv6 build failed (make pi-static shows why)"
 	bench/core.sh
 	@test ! -x bench/supervisor.sh || bench/supervisor.sh
 	@test ! -x bench/gpio.sh || bench/gpio.sh
