@@ -68,6 +68,10 @@ struct Family {
     expires_at: u64,
     /// The only refresh token of the family that may be used now.
     current_jti: String,
+    /// Order of last use (login or refresh) among all families: the least
+    /// recently used goes first when a user has too many. Seconds would tie.
+    #[serde(default)]
+    last_use: u64,
 }
 
 /// Live logins kept per user; a new one beyond this ends the oldest. Bounds
@@ -332,6 +336,13 @@ impl Auth {
                 crate::random::uuid()?
             }
         };
+        let last_use = state
+            .families
+            .values()
+            .map(|f| f.last_use)
+            .max()
+            .unwrap_or(0)
+            + 1;
         let family = state
             .families
             .entry(family_id.clone())
@@ -340,7 +351,9 @@ impl Auth {
                 created_at: now,
                 expires_at: now + self.settings.refresh_ttl_s,
                 current_jti: String::new(),
+                last_use: 0,
             });
+        family.last_use = last_use;
         family.current_jti = jti.clone();
         family.expires_at = now + self.settings.refresh_ttl_s;
         let claims = |typ: &str, jti: String, exp: u64| Claims {
@@ -700,7 +713,7 @@ fn prune(families: &mut BTreeMap<String, Family>, now: u64) {
     families.retain(|_, f| f.expires_at > now);
 }
 
-/// Before a new login of `user_id`: end its oldest ones beyond
+/// Before a new login of `user_id`: end its least recently used ones beyond
 /// [`MAX_SESSIONS_PER_USER`] - 1.
 fn make_room(families: &mut BTreeMap<String, Family>, user_id: &str) {
     loop {
@@ -709,7 +722,7 @@ fn make_room(families: &mut BTreeMap<String, Family>, user_id: &str) {
             return;
         }
         let Some(oldest) = mine
-            .min_by_key(|(_, f)| f.created_at)
+            .min_by_key(|(_, f)| f.last_use)
             .map(|(id, _)| id.clone())
         else {
             return;
@@ -858,7 +871,7 @@ mod tests {
     }
 
     #[test]
-    fn logins_per_user_are_bounded_oldest_first() {
+    fn logins_per_user_are_bounded_least_recently_used_first() {
         let (auth, dir) = temp_auth("cap");
         let pw = root_password(&dir);
         auth.login("root", &pw, "t").unwrap();
@@ -866,10 +879,18 @@ mod tests {
             auth.login("root", &pw, "t").unwrap();
         }
         assert_eq!(auth.lock().families.len(), MAX_SESSIONS_PER_USER);
-        // Same-second logins tie on created_at, so which old one goes is open;
-        // that the newest lives and the count holds is not.
+        // The least recently used goes, even when all began in the same second:
+        // a refresh counts as use.
+        let kept = auth.login("root", &pw, "t").unwrap();
+        let evicted = auth.login("root", &pw, "t").unwrap();
+        for _ in 0..MAX_SESSIONS_PER_USER - 2 {
+            auth.login("root", &pw, "t").unwrap();
+        }
+        let kept = auth.refresh(&kept.refresh_token).unwrap();
         let newest = auth.login("root", &pw, "t").unwrap();
         assert!(auth.authenticate(Some(&newest.access_token)).is_ok());
+        assert!(auth.authenticate(Some(&kept.access_token)).is_ok());
+        assert!(auth.authenticate(Some(&evicted.access_token)).is_err());
         assert_eq!(auth.lock().families.len(), MAX_SESSIONS_PER_USER);
         // Another user's logins are not counted against root's.
         auth.create_user("other", "long-enough", Level::User)
