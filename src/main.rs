@@ -69,21 +69,16 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     let gpio = gpio::Gpio::open(&config.gpio, bus.clone());
     let mut health = health::Health::new();
     health.add("auth", Box::new(|| Ok(())));
-    let sup = supervisor.clone();
-    health.add("supervisor", Box::new(move || sup.check()));
-    {
-        let gpio = gpio.clone();
-        health.add("io", Box::new(move || gpio.health()));
-    }
+    let (s, g) = (supervisor.clone(), gpio.clone());
+    health.add("supervisor", Box::new(move || s.check()));
+    health.add("io", Box::new(move || g.health()));
 
     let stats = Arc::new(http::Stats::default());
     let mut metrics = metrics::Metrics::default();
-    let http_stats = stats.clone();
-    metrics.add(Box::new(move |out| http_stats.write_metrics(out)));
-    let supervisor_metrics = supervisor.clone();
-    metrics.add(Box::new(move |out| supervisor_metrics.write_metrics(out)));
-    let gpio_metrics = gpio.clone();
-    metrics.add(Box::new(move |out| gpio_metrics.write_metrics(out)));
+    let (h, s, g) = (stats.clone(), supervisor.clone(), gpio.clone());
+    metrics.add(Box::new(move |out| h.write_metrics(out)));
+    metrics.add(Box::new(move |out| s.write_metrics(out)));
+    metrics.add(Box::new(move |out| g.write_metrics(out)));
 
     let docs = Arc::new(OnceLock::new());
     let mut routes = health::routes(Arc::new(health), docs.clone());
@@ -117,7 +112,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     systemd::notify("READY=1");
     if let Some(interval) = systemd::watchdog_interval() {
         let addr = server.addr;
-        std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name("watchdog".into())
             .spawn(move || loop {
                 if systemd::http_alive(addr) {
@@ -126,8 +121,11 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
                     log::error!("the HTTP server does not answer its own health check; not feeding the watchdog");
                 }
                 std::thread::sleep(interval);
-            })
-            .map_err(|e| e.to_string())?;
+            });
+        if let Err(e) = spawned {
+            // systemd will restart us when the watchdog runs out: say why.
+            log::error!("cannot start the watchdog thread: {e}");
+        }
     }
 
     let sig = signals::wait_for_shutdown();
