@@ -193,6 +193,16 @@ impl Daemon {
         self.call("POST", "/api/auth/session/login", None, Some(&body))
     }
 
+    /// POST a refresh token to /refresh; the answer whatever it is.
+    pub fn refresh(&self, refresh_token: &str) -> Resp {
+        self.call(
+            "POST",
+            "/api/auth/session/refresh",
+            None,
+            Some(&serde_json::json!({ "refresh_token": refresh_token })),
+        )
+    }
+
     pub fn login(&self, name: &str, password: &str) -> Value {
         let r = self.call(
             "POST",
