@@ -50,7 +50,7 @@ fn validate_me_refresh_logout() {
     }
     assert_eq!(d.get("/api/auth/session/me", &access).body["level"], "Root");
 
-    let r = d.refresh(refresh.as_str());
+    let r = d.refresh(&refresh);
     assert_eq!(r.status, 200);
     let refresh2 = r.body["refresh_token"].as_str().unwrap().to_string();
     let access2 = r.body["access_token"].as_str().unwrap().to_string();
@@ -69,7 +69,7 @@ fn validate_me_refresh_logout() {
     let again = d.call("POST", "/api/auth/session/logout", Some(&refresh2), None);
     assert_eq!(again.status, 200);
     assert_eq!(d.get("/api/auth/session/me", &access2).status, 401);
-    let r = d.refresh(refresh2.as_str());
+    let r = d.refresh(&refresh2);
     assert_eq!(r.status, 401);
     assert_eq!(
         d.call("POST", "/api/auth/session/logout", None, Some(&json!({})))
@@ -93,17 +93,17 @@ fn refresh_reuse_revokes_the_family() {
     let d = Daemon::start(json!({}));
     let (_, r1) = tokens(&d);
     let (other_access, _) = tokens(&d);
-    let r2 = d.refresh(r1.as_str());
+    let r2 = d.refresh(&r1);
     let a2 = r2.body["access_token"].as_str().unwrap().to_string();
     let r2 = r2.body["refresh_token"].as_str().unwrap().to_string();
-    let replay = d.refresh(r1.as_str());
+    let replay = d.refresh(&r1);
     assert_eq!(replay.status, 401);
     assert!(
         replay.message().contains("already used"),
         "{}",
         replay.message()
     );
-    assert_eq!(d.refresh(r2.as_str()).status, 401);
+    assert_eq!(d.refresh(&r2).status, 401);
     assert_eq!(d.get("/api/auth/session/me", &a2).status, 401);
     // Another login of the same user is untouched.
     assert_eq!(d.get("/api/auth/session/me", &other_access).status, 200);
@@ -378,7 +378,7 @@ fn forged_tokens_are_refused() {
         assert!(!r.message().is_empty(), "{what}");
     }
     // Access token used as refresh token.
-    let r = d.refresh(access.as_str());
+    let r = d.refresh(&access);
     assert_eq!(r.status, 401);
     // The tolerated header forms of the original.
     for header in [
@@ -461,7 +461,7 @@ fn restart_keeps_users_and_sessions() {
     assert_eq!(d.stop(), Some(0));
     let d = Daemon::start_in(dir, json!({}), &[]);
     assert_eq!(d.get("/api/auth/session/me", &access).status, 200);
-    let r = d.refresh(refresh.as_str());
+    let r = d.refresh(&refresh);
     assert_eq!(r.status, 200);
     d.login("dave", "password-of-test-user");
     assert!(
