@@ -336,14 +336,8 @@ fn check_config_names_the_pin_and_the_key() {
         "BUTTON": {"line": 27, "debounce_ms": 20000}
     }}});
     std::fs::write(&path, bad.to_string()).unwrap();
-    let out = std::process::Command::new(bin())
-        .arg("--config")
-        .arg(&path)
-        .arg("check-config")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let (code, err) = check_config(&path);
+    assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains("gpio.pins.LED.edge: only an input pin can watch edges"),
         "{err}"
@@ -357,14 +351,8 @@ fn check_config_names_the_pin_and_the_key() {
         json!({"gpio": {"pins": {"LED": {"line": 17, "direction": "sideways"}}}}).to_string(),
     )
     .unwrap();
-    let out = std::process::Command::new(bin())
-        .arg("--config")
-        .arg(&path)
-        .arg("check-config")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let (code, err) = check_config(&path);
+    assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains("sideways") && err.contains("line 1 column"),
         "{err}"

@@ -498,15 +498,7 @@ fn check_config_names_line_and_key() {
     let check = |text: &str| {
         let p = dir.join("c.json");
         std::fs::write(&p, text).unwrap();
-        let out = std::process::Command::new(bin())
-            .args(["--config", p.to_str().unwrap(), "check-config"])
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned()
-                + &String::from_utf8_lossy(&out.stdout),
-        )
+        check_config(&p)
     };
     let (code, out) = check("{}");
     assert_eq!(code, Some(0), "{out}");
@@ -529,16 +521,11 @@ fn check_config_names_line_and_key() {
     assert!(out.contains("programs.x.command"), "{out}");
     // The configs shipped in conf/ are valid.
     for f in ["dev.json", "pistack.json"] {
-        let p = concat!(env!("CARGO_MANIFEST_DIR"), "/conf/").to_string() + f;
-        let out = std::process::Command::new(bin())
-            .args(["--config", &p, "check-config"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{f}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("conf")
+            .join(f);
+        let (code, out) = check_config(&p);
+        assert_eq!(code, Some(0), "{f}: {out}");
     }
 }
 

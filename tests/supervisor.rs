@@ -866,18 +866,8 @@ fn import_of_the_seed_supervisord_conf() {
     let dir = temp_dir("import");
     let config = dir.join("imported.json");
     std::fs::write(&config, &out.stdout).unwrap();
-    let check = std::process::Command::new(bin())
-        .arg("--config")
-        .arg(&config)
-        .arg("check-config")
-        .output()
-        .unwrap();
-    assert_eq!(
-        check.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    let (code, check) = check_config(&config);
+    assert_eq!(code, Some(0), "{check}");
     let _ = std::fs::remove_dir_all(&dir);
 
     let missing = std::process::Command::new(bin())

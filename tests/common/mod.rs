@@ -327,6 +327,20 @@ impl Resp {
     }
 }
 
+/// `pistack --config PATH check-config`: its exit code and what it printed
+/// (stderr, then stdout).
+pub fn check_config(path: &Path) -> (Option<i32>, String) {
+    let out = Command::new(bin())
+        .arg("--config")
+        .arg(path)
+        .arg("check-config")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    (out.status.code(), text)
+}
+
 /// Wait until `f` returns Some, polling every 50 ms, up to `secs`.
 pub fn eventually<T>(secs: u64, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + Duration::from_secs(secs);
