@@ -1,6 +1,6 @@
 //! `/api/supervisor/...`: a thin layer over [`Supervisor`] (api.md, "Supervisor").
 
-use super::config::signal_number;
+use super::config::{signal_number, SIGNAL_FORMS};
 use super::{Error, Supervisor};
 use crate::auth::Level;
 use crate::http::reply::{ApiError, Reply};
@@ -89,7 +89,7 @@ pub fn routes(sup: Arc<Supervisor>) -> Vec<Route> {
                     Value::Number(n) => n.as_i64().and_then(|n| signal_number(&n.to_string())),
                     _ => None,
                 }
-                .ok_or_else(|| ApiError::bad_request(format!("signal: unknown signal {}", body.signal)))?;
+                .ok_or_else(|| ApiError::bad_request(format!("signal: unknown signal {}; use {SIGNAL_FORMS}", body.signal)))?;
                 Ok(Reply::ok(&signal.signal_program(ctx.param("name"), sig)?))
             },
         ),

@@ -31,6 +31,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 enum Timer {
     StartSecs,
     Backoff,
+    Respawn,
     StopWait,
 }
 
@@ -42,6 +43,8 @@ struct Program {
     pid: Option<u32>,
     /// `/proc/<pid>/stat` start time of `pid`, for the records.
     start_time: u64,
+    /// When `pid` was spawned: how long it lived decides how soon it is restarted.
+    spawned_at: Instant,
     /// The pid that just ended, for the events its exit causes.
     ended_pid: Option<u32>,
     started_at: Option<u64>,
@@ -67,6 +70,9 @@ pub(super) struct Runner {
     tx: Sender<Msg>,
     rx: Receiver<Msg>,
     records_path: PathBuf,
+    /// What `records_path` holds now, so that it is rewritten only when a
+    /// process appears that it does not name.
+    recorded: Vec<Record>,
     shutdown: Option<Shutdown>,
 }
 
@@ -89,6 +95,7 @@ impl Runner {
                 machine: Machine::default(),
                 pid: None,
                 start_time: 0,
+                spawned_at: Instant::now(),
                 ended_pid: None,
                 started_at: None,
                 exit_status: None,
@@ -104,6 +111,7 @@ impl Runner {
             tx,
             rx,
             records_path,
+            recorded: Vec::new(),
             shutdown: None,
         }
     }
@@ -134,7 +142,7 @@ impl Runner {
                 break;
             }
         }
-        self.save_records();
+        self.save_records(true);
         log::info!("supervisor: every program is stopped");
     }
 
@@ -247,6 +255,7 @@ impl Runner {
             Action::ArmBackoffTimer(secs) => {
                 p.timer = Some((now + Duration::from_secs(secs), Timer::Backoff))
             }
+            Action::ArmRespawnTimer(wait) => p.timer = Some((now + wait, Timer::Respawn)),
             Action::ClearTimer => p.timer = None,
             Action::SignalStop => {
                 let sig = signal_number(&p.config.stopsignal).unwrap_or(libc::SIGTERM);
@@ -289,6 +298,7 @@ impl Runner {
         let spawned = process::spawn(&p.name, &p.group, &p.config)?;
         let pid = spawned.pid;
         p.pid = Some(pid);
+        p.spawned_at = Instant::now();
         p.started_at = Some(events::now_s());
         p.exit_status = None;
         p.start_time = process::proc_stat(pid).map(|s| s.start_time).unwrap_or(0);
@@ -338,7 +348,7 @@ impl Runner {
                 );
             }
         }
-        self.save_records();
+        self.save_records(false);
         Ok(())
     }
 
@@ -358,21 +368,28 @@ impl Runner {
             how = format!("{how} after stopwaitsecs ({} s)", p.config.stopwaitsecs);
         }
         let expected = exit.expected(&p.config.exitcodes);
+        let lived = at.saturating_duration_since(p.spawned_at);
         // It lived `startsecs` if the start timer was due when it ended, even
         // when this thread is only now getting to both (a busy machine).
         if matches!(p.timer, Some((due, Timer::StartSecs)) if due <= at) {
             p.timer = None;
             let _ = self.feed(i, Event::StartSecsElapsed);
         }
-        if let Err(r) = self.feed(i, Event::Exited { expected, how }) {
+        let exited = Event::Exited {
+            expected,
+            how,
+            lived,
+        };
+        if let Err(r) = self.feed(i, exited) {
             log::error!(
                 "{}: exit of pid {pid} not taken: {r:?}",
                 self.programs[i].name
             );
         }
         self.sync(i);
-        // After a respawn, not before: the fsync must not delay the new process.
-        self.save_records();
+        // No write for a process that ended: a record of a dead process is
+        // harmless (its start time no longer matches), and a respawn has been
+        // recorded by `spawn` already.
     }
 
     fn fire_timers(&mut self) {
@@ -386,6 +403,7 @@ impl Runner {
             let event = match due {
                 Timer::StartSecs => Event::StartSecsElapsed,
                 Timer::Backoff => Event::BackoffElapsed,
+                Timer::Respawn => Event::RespawnElapsed,
                 Timer::StopWait => Event::StopTimedOut,
             };
             let _ = self.feed(i, event);
@@ -438,8 +456,11 @@ impl Runner {
         self.shared.changed.notify_all();
     }
 
-    fn save_records(&self) {
-        let live = self
+    /// Write the records when a process runs that they do not name (or with
+    /// `always`): a crash loop then writes once per new process, not on every
+    /// transition, and an exit writes nothing.
+    fn save_records(&mut self, always: bool) {
+        let live: Vec<Record> = self
             .programs
             .iter()
             .filter_map(|p| {
@@ -451,8 +472,12 @@ impl Runner {
                 })
             })
             .collect();
-        if let Err(e) = records::save(&self.records_path, live) {
-            log::warn!("cannot write {}: {e}", self.records_path.display());
+        if !always && live.iter().all(|r| self.recorded.contains(r)) {
+            return;
+        }
+        match records::save(&self.records_path, live.clone()) {
+            Ok(()) => self.recorded = live,
+            Err(e) => log::warn!("cannot write {}: {e}", self.records_path.display()),
         }
     }
 

@@ -31,6 +31,14 @@
 
 use super::config::AutoRestart;
 use serde::Serialize;
+use std::time::Duration;
+
+/// The shortest time between a start and an automatic restart (s6-supervise's
+/// rule): a program that lived less than this is restarted only once this much
+/// has passed since it started, so a program that exits at once is started about
+/// once a second instead of as fast as the machine can fork. One that ran longer
+/// is restarted at once.
+pub const RESPAWN_FLOOR: Duration = Duration::from_secs(1);
 
 /// supervisord's process states, with its names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -79,8 +87,15 @@ pub enum Event {
     /// The process has lived `startsecs`.
     StartSecsElapsed,
     /// The process is gone; `expected` when its code is in `exitcodes`; `how`
-    /// says it for people ("exited with status 3", "killed by SIGKILL").
-    Exited { expected: bool, how: String },
+    /// says it for people ("exited with status 3", "killed by SIGKILL"); `lived`
+    /// is how long it ran.
+    Exited {
+        expected: bool,
+        how: String,
+        lived: Duration,
+    },
+    /// The wait of [`Action::ArmRespawnTimer`] is over.
+    RespawnElapsed,
     /// The delay of BACKOFF is over.
     BackoffElapsed,
     /// `stopwaitsecs` passed and the process is still there.
@@ -96,6 +111,8 @@ pub enum Action {
     ArmStartTimer,
     /// Arm the BACKOFF delay of this many seconds (fire [`Event::BackoffElapsed`]).
     ArmBackoffTimer(u64),
+    /// Arm the wait before an automatic restart (fire [`Event::RespawnElapsed`]).
+    ArmRespawnTimer(Duration),
     /// Send `stopsignal` to the process group and arm the `stopwaitsecs` timer.
     SignalStop,
     /// SIGKILL to the process group.
@@ -154,6 +171,9 @@ pub struct Machine {
     pub backoff: u32,
     /// Times the program was started again without being asked (autorestart, retries).
     pub restarts: u32,
+    /// In EXITED: an automatic restart waits for [`RESPAWN_FLOOR`]; the message
+    /// its STARTING will carry.
+    pub respawn: Option<String>,
 }
 
 impl Default for Machine {
@@ -162,6 +182,7 @@ impl Default for Machine {
             state: State::Stopped,
             backoff: 0,
             restarts: 0,
+            respawn: None,
         }
     }
 }
@@ -193,13 +214,40 @@ impl Machine {
                 out.push(Step::Do(Action::SignalStop));
                 self.enter(&mut out, Stopping, String::new());
             }
-            (Running, Event::Exited { expected, how }) => {
+            (
+                Running,
+                Event::Exited {
+                    expected,
+                    how,
+                    lived,
+                },
+            ) => {
                 let note = if expected { "expected" } else { "unexpected" };
                 self.enter(&mut out, Exited, format!("{how} ({note})"));
                 if policy.restarts_after(expected) {
-                    self.restarts += 1;
-                    self.spawn(&mut out, format!("restarted after it {how}"));
+                    let why = format!("restarted after it {how}");
+                    match RESPAWN_FLOOR.checked_sub(lived).filter(|d| !d.is_zero()) {
+                        Some(wait) => {
+                            out.push(Step::Do(Action::ArmRespawnTimer(wait)));
+                            self.respawn = Some(why);
+                        }
+                        None => {
+                            self.restarts += 1;
+                            self.spawn(&mut out, why);
+                        }
+                    }
                 }
+            }
+            (Exited, Event::RespawnElapsed) => match self.respawn.take() {
+                Some(why) if policy.may_restart => {
+                    self.restarts += 1;
+                    self.spawn(&mut out, why);
+                }
+                _ => return Err(Refusal::Ignored),
+            },
+            (Exited, Event::Stop) if self.respawn.is_some() => {
+                out.push(Step::Do(Action::ClearTimer));
+                self.enter(&mut out, Stopped, "stopped before its restart".into());
             }
             (Backoff, Event::BackoffElapsed) if policy.may_restart => {
                 self.restarts += 1;
@@ -259,6 +307,8 @@ impl Machine {
     }
 
     fn enter(&mut self, out: &mut Vec<Step>, to: State, message: String) {
+        // A pending restart belongs to the EXITED that armed it.
+        self.respawn = None;
         out.push(Step::Enter {
             from: self.state,
             to,
@@ -293,6 +343,7 @@ mod tests {
         Event::Exited {
             expected,
             how: "exited with status 3".into(),
+            lived: Duration::from_secs(5),
         }
     }
 
@@ -330,6 +381,7 @@ mod tests {
                 state: from,
                 backoff: 2,
                 restarts: 5,
+                respawn: None,
             };
             let steps = m.handle(Event::Start, &P).unwrap();
             assert_eq!(entered(&steps), vec![Starting], "from {from}");
@@ -360,6 +412,7 @@ mod tests {
             state: Starting,
             backoff: 2,
             restarts: 0,
+            respawn: None,
         };
         let steps = m.handle(Event::StartSecsElapsed, &P).unwrap();
         assert_eq!(entered(&steps), vec![Running]);
@@ -497,6 +550,7 @@ mod tests {
                 Event::Exited {
                     expected: false,
                     how: "killed by SIGKILL".into(),
+                    lived: Duration::from_secs(5),
                 },
                 &P,
             )
