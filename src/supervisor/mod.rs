@@ -384,13 +384,12 @@ mod tests {
                 other => panic!("unexpected {other:?}"),
             }
         }
-        let s = |x: &str| x.to_string();
         assert_eq!(
             seen,
             [
-                (s("STOPPED"), s("STARTING"), None),
-                (s("STARTING"), s("RUNNING"), None),
-                (s("RUNNING"), s("EXITED"), Some(4)),
+                (State::Stopped, State::Starting, None),
+                (State::Starting, State::Running, None),
+                (State::Running, State::Exited, Some(4)),
             ]
         );
         assert_eq!(sup.events(0, 10).len(), 3);

@@ -427,8 +427,8 @@ impl Runner {
         }
         let event = ProcessEvent {
             name: p.name.clone(),
-            from: from.as_str().into(),
-            to: to.as_str().into(),
+            from,
+            to,
             pid,
             exit_status,
             message,
