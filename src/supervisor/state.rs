@@ -289,13 +289,10 @@ impl Machine {
                 self.spawn(&mut out, why);
             }
             (Exited, Event::RespawnElapsed) if self.respawn.is_some() => {
-                match (self.respawn.take(), policy.may_restart) {
-                    (Some(why), true) => {
-                        self.restarts += 1;
-                        self.spawn(&mut out, why);
-                    }
-                    // Shutting down: the restart is dropped, it stays EXITED.
-                    _ => {}
+                // Shutting down: the restart is dropped and it stays EXITED.
+                if let (Some(why), true) = (self.respawn.take(), policy.may_restart) {
+                    self.restarts += 1;
+                    self.spawn(&mut out, why);
                 }
             }
             (Stopping, Event::StopTimedOut) => out.push(Step::Do(Action::Kill)),
