@@ -19,11 +19,14 @@ const LOG_MAX: u64 = 1024 * 1024;
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> ApiError {
+        let message = e.to_string();
         match e {
-            Error::NotFound(m) => ApiError::not_found(m),
-            Error::Conflict(m) => ApiError::conflict(m),
-            Error::Unavailable(m) => ApiError::unavailable(m),
-            Error::Io(m) => ApiError::internal(m),
+            Error::NoSuchProgram(_) => ApiError::not_found(message),
+            Error::AlreadyRunning { .. } | Error::Stopping(_) | Error::NotRunning { .. } => {
+                ApiError::conflict(message)
+            }
+            Error::ShuttingDown | Error::Gone => ApiError::unavailable(message),
+            Error::Signal { .. } | Error::Log { .. } => ApiError::internal(message),
         }
     }
 }
