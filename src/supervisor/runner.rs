@@ -17,6 +17,8 @@ use super::logs;
 use super::process::{self, Exit, SpawnError};
 use super::program::{Program, Timer};
 use super::records::{self, Record};
+#[cfg(test)]
+use super::state::RESPAWN_FLOOR;
 use super::state::{Action, Event, Policy, Refusal, State, Step};
 use super::{Error, Msg, Request, Shared};
 use crate::events::{self, Bus, ProcessEvent};
@@ -525,5 +527,148 @@ fn act(p: &mut Program, action: Action) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::Ring;
+    use crate::supervisor::config::{AutoRestart, ProgramConfig};
+    use crate::supervisor::state::RESPAWN_FLOOR;
+    use std::os::unix::fs::MetadataExt;
+    use std::path::Path;
+    use std::sync::{Condvar, Mutex};
+
+    fn sh(script: &str) -> ProgramConfig {
+        ProgramConfig {
+            command: vec!["sh".into(), "-c".into(), script.into()],
+            startsecs: 0,
+            autorestart: AutoRestart::Never,
+            ..ProgramConfig::default()
+        }
+    }
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("pistack-runner-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// A runner for one program `p`, its records in `dir`.
+    fn runner(p: ProgramConfig, dir: &Path) -> Runner {
+        let shared = Arc::new(Shared {
+            programs: Mutex::new(vec![Program::new("p", &p, dir)]),
+            changed: Condvar::new(),
+            events: Ring::new(100),
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        let records = dir.join("supervisor.json");
+        Runner::new(shared, Arc::new(Bus::new()), tx, rx, records)
+    }
+
+    /// Step the runner until `done` holds for the program (at most 10 s).
+    fn step_until(r: &mut Runner, done: impl Fn(&Program) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done(&r.shared.programs()[0]) {
+            assert!(Instant::now() < deadline, "the condition never held");
+            // Bounded: a step returns on a message (the exit) or a timer.
+            r.step();
+        }
+    }
+
+    fn state(r: &Runner) -> State {
+        r.shared.programs()[0].machine.state
+    }
+
+    #[test]
+    fn records_are_written_when_a_process_appears_not_when_it_ends() {
+        let dir = temp_dir("records");
+        let mut r = runner(sh("exit 0"), &dir);
+        let file = dir.join("supervisor.json");
+        r.feed(0, Event::Start).unwrap();
+        let pid = r.shared.programs()[0].pid.expect("a process");
+        let first = std::fs::metadata(&file).unwrap().ino();
+        assert!(std::fs::read_to_string(&file)
+            .unwrap()
+            .contains(&format!("\"pid\": {pid}")));
+        step_until(&mut r, |p| p.machine.state == State::Exited);
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().ino(),
+            first,
+            "an exit rewrote the records"
+        );
+        r.feed(0, Event::Start).unwrap();
+        assert_ne!(std::fs::metadata(&file).unwrap().ino(), first);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_quick_exit_is_restarted_once_the_floor_has_passed() {
+        let dir = temp_dir("floor");
+        let mut r = runner(
+            ProgramConfig {
+                autorestart: AutoRestart::Always,
+                ..sh("exit 1")
+            },
+            &dir,
+        );
+        r.feed(0, Event::Start).unwrap();
+        let began = r.shared.programs()[0].spawned_at;
+        step_until(&mut r, |p| p.machine.state == State::Exited);
+        let timer = r.shared.programs()[0].timer;
+        assert!(
+            matches!(timer, Some((at, Timer::Respawn)) if at >= began + RESPAWN_FLOOR - Duration::from_millis(1)),
+            "{timer:?}"
+        );
+        step_until(&mut r, |p| p.machine.restarts == 1);
+        assert!(began.elapsed() >= RESPAWN_FLOOR);
+        assert_ne!(state(&r), State::Exited);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_exit_of_a_process_that_is_not_the_current_one_changes_nothing() {
+        let dir = temp_dir("stale");
+        let mut r = runner(sh("sleep 1000"), &dir);
+        r.feed(0, Event::Start).unwrap();
+        let (pid, seq) = {
+            let p = &r.shared.programs()[0];
+            (p.pid.unwrap(), p.seq)
+        };
+        // Not our child: waitpid fails at once, and the pid is not p's.
+        r.exited(0, 1, Instant::now());
+        let p = &r.shared.programs()[0];
+        assert_eq!(
+            (p.machine.state, p.pid, p.seq),
+            (State::Running, Some(pid), seq)
+        );
+        assert_eq!(r.shared.events.total(), 2, "STARTING and RUNNING only");
+        let _ = process::signal_group(pid, libc::SIGKILL);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_spawn_failure_is_a_failed_start_that_names_the_directory() {
+        let dir = temp_dir("nodir");
+        let mut r = runner(
+            ProgramConfig {
+                directory: Some("/nonexistent/dir".into()),
+                startretries: 0,
+                ..sh("exit 0")
+            },
+            &dir,
+        );
+        r.feed(0, Event::Start).unwrap();
+        let p = &r.shared.programs()[0];
+        assert_eq!(p.machine.state, State::Fatal);
+        assert!(
+            p.message
+                .contains("in directory /nonexistent/dir: No such file"),
+            "{}",
+            p.message
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
