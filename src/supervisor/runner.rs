@@ -17,8 +17,6 @@ use super::logs;
 use super::process::{self, Exit, SpawnError};
 use super::program::{Program, Timer};
 use super::records::{self, Record};
-#[cfg(test)]
-use super::state::RESPAWN_FLOOR;
 use super::state::{Action, Event, Policy, Refusal, State, Step};
 use super::{Error, Msg, Request, Shared};
 use crate::events::{self, Bus, ProcessEvent};
