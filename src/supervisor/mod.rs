@@ -6,9 +6,9 @@
 //! channel receive until something happens — a request from [`Supervisor`], a
 //! child's exit reported by that child's waiter thread, or the next timer
 //! (`startsecs`, a BACKOFF delay, `stopwaitsecs`) — so an idle daemon does not
-//! wake up at all. It publishes what it does into [`Shared`]: a table that
-//! requests read (and wait on, through a condvar), the ring of recent events, and
-//! the event bus.
+//! wake up at all. Each program has one record ([`program::Program`]) in
+//! [`Shared`], which that thread changes and requests read (and wait on, through
+//! a condvar); transitions also go to the ring of recent events and the bus.
 
 pub mod api;
 pub mod config;
