@@ -328,8 +328,9 @@ impl Runner {
                 p.timer = None;
                 let _ = self.feed_locked(p, i, Event::StartSecsElapsed, &mut published);
             }
-            if let Err(r) = self.feed_locked(p, i, event, &mut published) {
-                log::error!("{}: exit of pid {pid} not taken: {r:?}", p.name);
+            if self.feed_locked(p, i, event, &mut published).is_err() {
+                let state = p.machine.state;
+                log::warn!("{}: pid {pid} ended while {state}; nothing to do", p.name);
             }
             p.seq += 1;
             // Written only for a respawn: a record of the process that ended is
