@@ -391,7 +391,8 @@ impl Runner {
     /// Write the records when a process runs that they do not name (or with
     /// `always`): a crash loop then writes once per new process, not on every
     /// transition, and an exit writes nothing. Called with the programs locked,
-    /// so that a process is on disk before anyone can see it running.
+    /// so that a process is in the file before anyone can see it running (the
+    /// write does not wait for the SD card: see [`records::save`]).
     fn save_records(&mut self, programs: &[Program], always: bool) {
         let live: Vec<Record> = programs
             .iter()
