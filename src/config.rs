@@ -6,6 +6,7 @@
 
 use crate::gpio::config::GpioConfig;
 use crate::supervisor::config::ProgramConfig;
+use crate::supervisor::state::State;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -417,13 +418,7 @@ fn validate_rule(i: usize, rule: &serde_json::Value, config: &Config) -> Vec<Str
                 }
                 for k in ["to", "from"] {
                     if let Some(s) = when.get(k) {
-                        let ok = s.as_str().is_some_and(|s| {
-                            [
-                                "STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED",
-                                "FATAL", "UNKNOWN",
-                            ]
-                            .contains(&s)
-                        });
+                        let ok = s.as_str().and_then(State::from_name).is_some();
                         if !ok {
                             bad(format!("when.{k}: not a process state"));
                         }

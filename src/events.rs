@@ -3,6 +3,7 @@
 //! for its API, and the [`Bus`] hands every event to its subscribers (the rules
 //! thread) through channels, so a slow subscriber never blocks a publisher.
 
+use crate::supervisor::state::State;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
@@ -26,8 +27,8 @@ pub fn now_ms() -> u64 {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ProcessEvent {
     pub name: String,
-    pub from: String,
-    pub to: String,
+    pub from: State,
+    pub to: State,
     pub pid: Option<u32>,
     pub exit_status: Option<i32>,
     pub message: String,

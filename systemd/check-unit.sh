@@ -6,6 +6,9 @@
 #
 # 1. `systemd-analyze verify` must print nothing and exit 0.
 # 2. `systemd-analyze security --offline=yes` must score <= MAX_EXPOSURE.
+# 3. KillMode= is set explicitly to mixed or control-group, so that the unit's
+#    control group ends every process of the service, grandchildren included,
+#    when the daemon dies (issue 8 item 11).
 #
 # verify insists that ExecStart's binary exists and is executable. /usr/bin/pistack
 # exists only where the package is installed, so the unit is checked as a copy in
@@ -46,6 +49,14 @@ else
   echo "not ok - verify reported problems"
   fail=1
 fi
+
+echo "# KillMode"
+killmode=$(sed -n 's/^KillMode=\(.*\)/\1/p' "$unit" | tail -n1)
+case "$killmode" in
+  mixed|control-group) echo "ok - KillMode=$killmode ends the whole control group" ;;
+  "") echo "not ok - KillMode= is not set (say mixed or control-group explicitly)"; fail=1 ;;
+  *) echo "not ok - KillMode=$killmode lets processes outlive the service"; fail=1 ;;
+esac
 
 echo "# systemd-analyze security --offline=yes $name"
 sec=$(cd "$tmp" && systemd-analyze security --offline=yes "$tmp/$name" 2>&1) || true

@@ -359,8 +359,17 @@ fn autorestart_follows_exitcodes() {
             .any(|e| e["message"] == "exited with status 0 (expected)"),
         "{clean:?}"
     );
-    // Still EXITED a moment later: not restarted.
-    std::thread::sleep(Duration::from_millis(300));
+    // Not restarted: a restart would come in the same step as the exit, so once
+    // dirty's restart is RUNNING (a second later) it would be in the ring.
+    eventually(10, || {
+        let path = transitions(&d, &t, "dirty");
+        (path.iter().filter(|s| *s == "STARTING>RUNNING").count() >= 2).then_some(())
+    })
+    .expect("dirty runs again");
+    assert_eq!(
+        transitions(&d, &t, "clean"),
+        ["STOPPED>STARTING", "STARTING>RUNNING", "RUNNING>EXITED"]
+    );
     assert_eq!(process(&d, &t, "clean")["state"], "EXITED");
     assert_eq!(process(&d, &t, "never")["exit_status"], 1);
 }
@@ -463,9 +472,8 @@ fn a_flood_of_output_neither_blocks_nor_fills_the_disk() {
     };
     let n1 =
         eventually(5, || Some(last_line()).filter(|n| *n > 10_000)).expect("the flood runs on");
-    std::thread::sleep(Duration::from_millis(300));
-    let n2 = last_line();
-    assert!(n2 > n1, "the child is blocked: line {n1} then {n2}");
+    let n2 = eventually(5, || Some(last_line()).filter(|n| *n > n1));
+    assert!(n2.is_some(), "the child is blocked at line {n1}");
 
     let logs = d.dir.join("state/logs");
     let size = |f: &str| std::fs::metadata(logs.join(f)).map(|m| m.len()).ok();
@@ -578,6 +586,7 @@ fn restart_and_stops_during_starting_and_backoff() {
         "svc": {"command": ["sleep", "1000"], "startsecs": 0},
         "slow": {"command": ["sleep", "1000"], "autostart": false, "startsecs": 30},
         "crashy": sh("exit 1", json!({"autostart": false, "startsecs": 1, "startretries": 5})),
+        "probe": {"command": ["sleep", "1000"], "autostart": false, "startsecs": 2},
     }}));
     let t = d.root();
     let first = wait_state(&d, &t, "svc", "RUNNING", 10)["pid"]
@@ -608,10 +617,11 @@ fn restart_and_stops_during_starting_and_backoff() {
         ["STOPPED>STARTING", "STARTING>STOPPING", "STOPPING>STOPPED"]
     );
 
-    // BACKOFF -> STOPPED, and the pending retry never happens.
+    // BACKOFF -> STOPPED, and the pending retry never happens: probe's startsecs
+    // (2 s) end after the retry's 1 s delay would have.
     assert_eq!(action(&d, &t, "crashy", "start").body["state"], "BACKOFF");
     assert_eq!(action(&d, &t, "crashy", "stop").body["state"], "STOPPED");
-    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(action(&d, &t, "probe", "start").body["state"], "RUNNING");
     assert_eq!(
         transitions(&d, &t, "crashy"),
         ["STOPPED>STARTING", "STARTING>BACKOFF", "BACKOFF>STOPPED"]
@@ -875,4 +885,168 @@ fn import_of_the_seed_supervisord_conf() {
         .output()
         .unwrap();
     assert_eq!(missing.status.code(), Some(1));
+}
+
+/// CPU time a process has used so far (utime + stime of /proc/<pid>/stat).
+fn cpu_time(pid: u32) -> Duration {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<u64> = s
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|f| f.parse().unwrap())
+        .collect();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_millis((fields[0] + fields[1]) * 1000 / hz)
+}
+
+#[test]
+fn a_program_that_exits_at_once_is_restarted_about_once_a_second() {
+    let d = Daemon::start(json!({"programs": {
+        "quick": sh("exit 1", json!({"startsecs": 0, "autorestart": true})),
+        "probe": {"command": ["sleep", "1000"], "autostart": false, "startsecs": 2},
+    }}));
+    let t = d.root();
+    let (cpu_before, began) = (cpu_time(d.pid()), Instant::now());
+    let p = eventually(15, || {
+        let p = process(&d, &t, "quick");
+        (p["restarts"].as_u64()? >= 3).then_some(p)
+    })
+    .expect("quick is restarted");
+    let took = began.elapsed();
+    let cpu = cpu_time(d.pid()) - cpu_before;
+    // Started once, then restarted at most once a second.
+    assert!(p["restarts"].as_u64() <= Some(4), "{p}");
+    assert!(took >= Duration::from_secs(2), "3 restarts in {took:?}");
+    assert!(
+        cpu < Duration::from_millis(500),
+        "the daemon used {cpu:?} of CPU in {took:?}"
+    );
+    let lines = d.stderr.try_iter().filter(|l| l.contains("quick:")).count();
+    assert!(lines < 30, "{lines} log lines about quick in {took:?}");
+
+    // It can be stopped while it waits to be restarted, and stays stopped.
+    let r = action(&d, &t, "quick", "stop");
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["state"], "STOPPED");
+    // probe's 2 s startsecs outlast a pending restart (at most 1 s).
+    assert_eq!(action(&d, &t, "probe", "start").body["state"], "RUNNING");
+    let path = transitions(&d, &t, "quick");
+    let last = path.last().map(String::as_str);
+    assert!(
+        matches!(last, Some("EXITED>STOPPED" | "STOPPING>STOPPED")),
+        "{path:?}"
+    );
+    assert_eq!(process(&d, &t, "quick")["state"], "STOPPED");
+}
+
+#[test]
+fn a_program_that_ran_long_is_restarted_at_once() {
+    let d = Daemon::start(json!({"programs": {
+        "steady": {"command": ["sleep", "1000"], "startsecs": 0, "autorestart": true},
+    }}));
+    let t = d.root();
+    let first = wait_state(&d, &t, "steady", "RUNNING", 10)["pid"]
+        .as_u64()
+        .unwrap();
+    // uptime_s counts whole seconds: 2 means it has lived more than 1 s.
+    eventually(10, || {
+        (process(&d, &t, "steady")["uptime_s"].as_u64()? >= 2).then_some(())
+    })
+    .expect("steady keeps running");
+    kill(first, libc::SIGKILL);
+    let killed = Instant::now();
+    let p = eventually(10, || {
+        let p = process(&d, &t, "steady");
+        (p["pid"].as_u64().is_some_and(|pid| pid != first)).then_some(p)
+    })
+    .expect("restarted");
+    assert!(
+        killed.elapsed() < Duration::from_millis(800),
+        "restarted only after {:?}",
+        killed.elapsed()
+    );
+    assert_eq!(p["restarts"], 1);
+}
+
+#[test]
+fn signal_names_are_matched_exactly() {
+    let d = Daemon::start(json!({"programs": {
+        "target": sh("trap 'echo got-usr1' USR1; while :; do sleep 0.1; done", json!({"startsecs": 0})),
+    }}));
+    let t = d.root();
+    let pid = wait_state(&d, &t, "target", "RUNNING", 10)["pid"].clone();
+    let sig = |body: Value| d.post("/api/supervisor/processes/target/signal", &t, body);
+    for bad in [
+        "9 ", " 9", "+9", "09", "9\n", "KILL ", " kill", "SIG KILL", "",
+    ] {
+        let r = sig(json!({ "signal": bad }));
+        assert_eq!(r.status, 400, "{bad:?}: {}", r.text);
+        assert!(
+            r.message().contains("signal") && r.message().contains("1 to 64"),
+            "{bad:?}: {}",
+            r.text
+        );
+    }
+    for bad in [json!(9.5), json!(-9), json!(0), json!(65), json!(null)] {
+        assert_eq!(sig(json!({ "signal": bad })).status, 400, "{bad}");
+    }
+    let p = process(&d, &t, "target");
+    assert_eq!((&p["state"], &p["pid"]), (&json!("RUNNING"), &pid), "{p}");
+    // Names in any case, with or without SIG.
+    for good in ["usr1", "SigUsr1"] {
+        assert_eq!(sig(json!({ "signal": good })).status, 200, "{good}");
+    }
+    assert!(eventually(5, || log(&d, &t, "target", "")
+        .text
+        .contains("got-usr1")
+        .then_some(()))
+    .is_some());
+}
+
+#[test]
+fn spawn_failures_say_what_to_fix() {
+    let dir = temp_dir("spawn");
+    let script = dir.join("not-executable.sh");
+    std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+    let once = |p: Value| {
+        let mut p = p;
+        p["startretries"] = json!(0);
+        p
+    };
+    let d = Daemon::start(json!({"programs": {
+        "nodir": once(json!({"command": ["sleep", "1"], "directory": "/nonexistent/dir"})),
+        "notinpath": once(json!({"command": ["no-such-command-x"], "environment": {"PATH": "/nowhere:/bin"}})),
+        "noexec": once(json!({"command": [script]})),
+    }}));
+    let t = d.root();
+    let message = |name: &str| {
+        wait_state(&d, &t, name, "FATAL", 10)["message"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let m = message("nodir");
+    assert!(
+        m.contains("cannot run sleep in directory /nonexistent/dir: No such file")
+            && m.contains("fix directory"),
+        "{m}"
+    );
+    let m = message("notinpath");
+    assert!(
+        m.contains("cannot run no-such-command-x") && m.contains("PATH (/nowhere:/bin)"),
+        "{m}"
+    );
+    let m = message("noexec");
+    assert!(
+        m.contains(&format!("cannot run {}", script.display()))
+            && m.contains("Permission denied")
+            && m.contains("chmod +x"),
+        "{m}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

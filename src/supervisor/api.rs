@@ -1,6 +1,6 @@
 //! `/api/supervisor/...`: a thin layer over [`Supervisor`] (api.md, "Supervisor").
 
-use super::config::signal_number;
+use super::config::{signal_number, SIGNAL_FORMS};
 use super::{Error, Supervisor};
 use crate::auth::Level;
 use crate::http::reply::{ApiError, Reply};
@@ -19,11 +19,14 @@ const LOG_MAX: u64 = 1024 * 1024;
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> ApiError {
+        let message = e.to_string();
         match e {
-            Error::NotFound(m) => ApiError::not_found(m),
-            Error::Conflict(m) => ApiError::conflict(m),
-            Error::Unavailable(m) => ApiError::unavailable(m),
-            Error::Io(m) => ApiError::internal(m),
+            Error::NoSuchProgram(_) => ApiError::not_found(message),
+            Error::AlreadyRunning { .. } | Error::Stopping(_) | Error::NotRunning { .. } => {
+                ApiError::conflict(message)
+            }
+            Error::ShuttingDown | Error::Gone => ApiError::unavailable(message),
+            Error::Signal { .. } | Error::Log { .. } => ApiError::internal(message),
         }
     }
 }
@@ -89,7 +92,7 @@ pub fn routes(sup: Arc<Supervisor>) -> Vec<Route> {
                     Value::Number(n) => n.as_i64().and_then(|n| signal_number(&n.to_string())),
                     _ => None,
                 }
-                .ok_or_else(|| ApiError::bad_request(format!("signal: unknown signal {}", body.signal)))?;
+                .ok_or_else(|| ApiError::bad_request(format!("signal: unknown signal {}; use {SIGNAL_FORMS}", body.signal)))?;
                 Ok(Reply::ok(&signal.signal_program(ctx.param("name"), sig)?))
             },
         ),

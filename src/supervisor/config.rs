@@ -127,12 +127,18 @@ const SIGNALS: [(&str, i32); 15] = [
     ("WINCH", libc::SIGWINCH),
 ];
 
-/// A signal given as a name (`TERM`, `SIGTERM`, any case) or a number (`15`,
-/// 1 to 64, as `kill -l` knows them). `None` for anything else.
+/// How a signal may be written, for error messages.
+pub const SIGNAL_FORMS: &str = "a name such as TERM, HUP, USR1 or SIGTERM (any case), \
+or a number from 1 to 64, with no spaces";
+
+/// A signal given as a name (`TERM`, `SIGTERM`, any case, as supervisord takes
+/// it) or a number (`15`, 1 to 64, as `kill -l` knows them). Nothing is trimmed
+/// or guessed: `"9 "`, `"+9"`, `"09"` and `" TERM"` are `None`, so a typo never
+/// sends a signal other than the one meant.
 pub fn signal_number(name: &str) -> Option<i32> {
-    let name = name.trim();
-    if let Ok(n) = name.parse::<i32>() {
-        return (1..=64).contains(&n).then_some(n);
+    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
+        let n = name.parse::<i32>().ok()?;
+        return ((1..=64).contains(&n) && n.to_string() == name).then_some(n);
     }
     let upper = name.to_ascii_uppercase();
     let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
@@ -163,10 +169,7 @@ pub fn validate(name: &str, p: &ProgramConfig) -> Vec<String> {
     if signal_number(&p.stopsignal).is_none() {
         err(
             "stopsignal",
-            format!(
-                "unknown signal {:?} (use TERM, INT, HUP, QUIT, KILL, USR1, USR2)",
-                p.stopsignal
-            ),
+            format!("unknown signal {:?} (use {SIGNAL_FORMS})", p.stopsignal),
         );
     }
     if p.stdout_log.max_bytes == 0 || p.stderr_log.max_bytes == 0 {
@@ -230,6 +233,21 @@ mod tests {
         assert_eq!(signal_number("0"), None);
         assert_eq!(signal_number("65"), None);
         assert_eq!(signal_number("BOGUS"), None);
+        assert_eq!(signal_number("Sigkill"), Some(libc::SIGKILL));
+        for garbage in [
+            "9 ",
+            " 9",
+            "+9",
+            "09",
+            "-9",
+            "0x9",
+            " KILL",
+            "KILL ",
+            "SIGSIGKILL",
+            "",
+        ] {
+            assert_eq!(signal_number(garbage), None, "{garbage:?}");
+        }
         assert_eq!(signal_name(libc::SIGKILL), "SIGKILL");
         assert_eq!(signal_name(40), "signal 40");
     }

@@ -6,26 +6,27 @@
 //! channel receive until something happens — a request from [`Supervisor`], a
 //! child's exit reported by that child's waiter thread, or the next timer
 //! (`startsecs`, a BACKOFF delay, `stopwaitsecs`) — so an idle daemon does not
-//! wake up at all. It publishes what it does into [`Shared`]: a table that
-//! requests read (and wait on, through a condvar), the ring of recent events, and
-//! the event bus.
+//! wake up at all. Each program has one record ([`program::Program`]) in
+//! [`Shared`], which that thread changes and requests read (and wait on, through
+//! a condvar); transitions also go to the ring of recent events and the bus.
 
 pub mod api;
 pub mod config;
 pub mod import;
 mod logs;
 mod process;
+mod program;
 mod records;
 mod runner;
 pub mod state;
 
 use crate::events::{Bus, Numbered, ProcessEvent, Ring};
-use config::ProgramConfig;
-use logs::{RotatingLog, SharedLog};
+use config::{signal_name, ProgramConfig};
+use program::Program;
 use serde::Serialize;
 use state::State;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -34,15 +35,64 @@ use std::time::Duration;
 /// How many process events the ring keeps for `GET /events`.
 const EVENT_RING: usize = 1000;
 
-/// A failed request, mapped to an HTTP status by [`api`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a request to the supervisor failed; [`api`] maps each to a status.
+#[derive(Debug)]
 pub enum Error {
-    NotFound(String),
-    Conflict(String),
-    /// The supervisor is shutting down or gone.
-    Unavailable(String),
-    Io(String),
+    /// No program has this name (404).
+    NoSuchProgram(String),
+    /// Start while it is STARTING, RUNNING or BACKOFF (409).
+    AlreadyRunning { name: String, state: State },
+    /// Start while it is STOPPING (409).
+    Stopping(String),
+    /// Stop or signal while it has no process (409).
+    NotRunning { name: String, state: State },
+    /// Start while the daemon shuts down (503).
+    ShuttingDown,
+    /// The supervisor thread has ended (503).
+    Gone,
+    /// The kernel refused to deliver a signal (500).
+    Signal {
+        name: String,
+        signal: i32,
+        error: std::io::Error,
+    },
+    /// A program's log file could not be read (500).
+    Log {
+        path: PathBuf,
+        error: std::io::Error,
+    },
 }
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::NoSuchProgram(name) => write!(
+                f,
+                "no program named {name:?}; GET /api/supervisor/processes lists them"
+            ),
+            Error::AlreadyRunning { name, state } => write!(
+                f,
+                "{name} is already running ({state}); stop it first, or use restart"
+            ),
+            Error::Stopping(name) => {
+                write!(f, "{name} is stopping; start it once it is STOPPED")
+            }
+            Error::NotRunning { name, state } => write!(f, "{name} is not running ({state})"),
+            Error::ShuttingDown => f.write_str("the daemon is shutting down"),
+            Error::Gone => {
+                f.write_str("the supervisor has stopped; restart the daemon (its log says why)")
+            }
+            Error::Signal {
+                name,
+                signal,
+                error,
+            } => write!(f, "cannot send {} to {name}: {error}", signal_name(*signal)),
+            Error::Log { path, error } => write!(f, "cannot read {}: {error}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
 
 /// A program as the API shows it (api.md's `Process`).
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -61,30 +111,19 @@ pub struct ProcessInfo {
     pub message: String,
 }
 
-/// A program's row in the shared table, kept current by the supervisor thread.
-#[derive(Debug, Clone)]
-struct View {
-    info: ProcessInfo,
-    /// Bumped on every change, so a waiter can tell "the STARTING I caused" from
-    /// a later one.
-    seq: u64,
-    startsecs: u64,
-    stopwaitsecs: u64,
-}
-
 /// What the supervisor thread shares with request threads.
 struct Shared {
-    /// Programs in priority order (then by name).
-    table: Mutex<Vec<View>>,
+    /// Every program's record, in priority order (then by name). Only the
+    /// supervisor thread changes them.
+    programs: Mutex<Vec<Program>>,
+    /// Notified after every change of `programs`.
     changed: Condvar,
     events: Ring<ProcessEvent>,
-    /// (stdout, stderr) of each program, same order as `table`.
-    logs: Vec<(SharedLog, SharedLog)>,
 }
 
 impl Shared {
-    fn table(&self) -> MutexGuard<'_, Vec<View>> {
-        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    fn programs(&self) -> MutexGuard<'_, Vec<Program>> {
+        self.programs.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -139,51 +178,18 @@ impl Supervisor {
 
         let mut ordered: Vec<(&String, &ProgramConfig)> = programs.iter().collect();
         ordered.sort_by(|a, b| (a.1.priority, a.0).cmp(&(b.1.priority, b.0)));
-        let mut table = Vec::new();
-        let mut logs = Vec::new();
-        for (name, config) in &ordered {
-            table.push(View {
-                info: ProcessInfo {
-                    name: name.to_string(),
-                    group: config.group.clone().unwrap_or_else(|| name.to_string()),
-                    description: config.description.clone(),
-                    state: State::Stopped,
-                    pid: None,
-                    started_at: None,
-                    uptime_s: None,
-                    exit_status: None,
-                    restarts: 0,
-                    autostart: config.autostart,
-                    command: config.command.clone(),
-                    message: String::new(),
-                },
-                seq: 0,
-                startsecs: config.startsecs,
-                stopwaitsecs: config.stopwaitsecs,
-            });
-            logs.push((
-                RotatingLog::shared(log_dir.join(format!("{name}.out")), config.stdout_log),
-                RotatingLog::shared(log_dir.join(format!("{name}.err")), config.stderr_log),
-            ));
-        }
         let shared = Arc::new(Shared {
-            table: Mutex::new(table),
+            programs: Mutex::new(
+                ordered
+                    .iter()
+                    .map(|(name, config)| Program::new(name, config, &log_dir))
+                    .collect(),
+            ),
             changed: Condvar::new(),
             events: Ring::new(EVENT_RING),
-            logs,
         });
         let (tx, rx) = mpsc::channel();
-        let runner = runner::Runner::new(
-            ordered
-                .iter()
-                .map(|(n, c)| (n.to_string(), (*c).clone()))
-                .collect(),
-            shared.clone(),
-            bus,
-            tx.clone(),
-            rx,
-            records_path,
-        );
+        let runner = runner::Runner::new(shared.clone(), bus, tx.clone(), rx, records_path);
         let thread = std::thread::Builder::new()
             .name("supervisor".into())
             .spawn(move || runner.run())
@@ -197,10 +203,10 @@ impl Supervisor {
 
     fn index(&self, name: &str) -> Result<usize, Error> {
         self.shared
-            .table()
+            .programs()
             .iter()
-            .position(|v| v.info.name == name)
-            .ok_or_else(|| Error::NotFound(format!("no program named {name:?}")))
+            .position(|p| p.name == name)
+            .ok_or_else(|| Error::NoSuchProgram(name.to_string()))
     }
 
     fn send(&self, msg: Msg) -> Result<(), Error> {
@@ -208,15 +214,13 @@ impl Supervisor {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .send(msg)
-            .map_err(|_| Error::Unavailable("the supervisor has stopped".into()))
+            .map_err(|_| Error::Gone)
     }
 
     fn request(&self, index: usize, what: Request) -> Result<u64, Error> {
         let (reply, answer) = mpsc::sync_channel(1);
         self.send(Msg::Request { index, what, reply })?;
-        answer
-            .recv()
-            .map_err(|_| Error::Unavailable("the supervisor has stopped".into()))?
+        answer.recv().map_err(|_| Error::Gone)?
     }
 
     /// Wait (on the condvar, no polling) until `done` holds for program `index`
@@ -225,24 +229,24 @@ impl Supervisor {
         &self,
         index: usize,
         timeout: Duration,
-        done: impl Fn(&View) -> bool,
+        done: impl Fn(&Program) -> bool,
     ) -> ProcessInfo {
-        let table = self.shared.table();
-        let (table, _) = self
+        let programs = self.shared.programs();
+        let (programs, _) = self
             .shared
             .changed
-            .wait_timeout_while(table, timeout, |t| !t.get(index).is_some_and(&done))
+            .wait_timeout_while(programs, timeout, |t| !t.get(index).is_some_and(&done))
             .unwrap_or_else(|p| p.into_inner());
-        info_now(&table[index])
+        programs[index].info()
     }
 
     pub fn list(&self) -> Vec<ProcessInfo> {
-        self.shared.table().iter().map(info_now).collect()
+        self.shared.programs().iter().map(Program::info).collect()
     }
 
     pub fn get(&self, name: &str) -> Result<ProcessInfo, Error> {
         let i = self.index(name)?;
-        Ok(info_now(&self.shared.table()[i]))
+        Ok(self.shared.programs()[i].info())
     }
 
     /// Start `name`; with `wait`, answer once it is RUNNING or has failed
@@ -253,9 +257,9 @@ impl Supervisor {
         if !wait {
             return self.get(name);
         }
-        let limit = Duration::from_secs(self.shared.table()[i].startsecs + 30);
-        Ok(self.wait_for(i, limit, |v| {
-            v.seq != seq || v.info.state != State::Starting
+        let limit = Duration::from_secs(self.shared.programs()[i].config.startsecs + 30);
+        Ok(self.wait_for(i, limit, |p| {
+            p.seq != seq || p.machine.state != State::Starting
         }))
     }
 
@@ -266,14 +270,14 @@ impl Supervisor {
         if !wait {
             return self.get(name);
         }
-        let limit = Duration::from_secs(self.shared.table()[i].stopwaitsecs + 30);
-        Ok(self.wait_for(i, limit, |v| v.info.state != State::Stopping))
+        let limit = Duration::from_secs(self.shared.programs()[i].config.stopwaitsecs + 30);
+        Ok(self.wait_for(i, limit, |p| p.machine.state != State::Stopping))
     }
 
     /// Stop (when running) and start again, waiting for both.
     pub fn restart_program(&self, name: &str) -> Result<ProcessInfo, Error> {
         match self.stop_program(name, true) {
-            Ok(_) | Err(Error::Conflict(_)) => {}
+            Ok(_) | Err(Error::NotRunning { .. }) => {}
             Err(e) => return Err(e),
         }
         self.start_program(name, true)
@@ -289,11 +293,20 @@ impl Supervisor {
     /// The last `bytes` of a program's stdout or stderr log.
     pub fn tail(&self, name: &str, stderr: bool, bytes: u64) -> Result<Vec<u8>, Error> {
         let i = self.index(name)?;
-        let (out, err) = &self.shared.logs[i];
-        let log = if stderr { err } else { out };
+        let log = {
+            let programs = self.shared.programs();
+            let p = &programs[i];
+            if stderr {
+                p.stderr.clone()
+            } else {
+                p.stdout.clone()
+            }
+        };
         let log = log.lock().unwrap_or_else(|p| p.into_inner());
-        log.tail(bytes)
-            .map_err(|e| Error::Io(format!("cannot read {}: {e}", log.path().display())))
+        log.tail(bytes).map_err(|error| Error::Log {
+            path: log.path().to_path_buf(),
+            error,
+        })
     }
 
     /// Process events after `after`, oldest first.
@@ -348,16 +361,6 @@ impl Supervisor {
     }
 }
 
-/// The row with `uptime_s` computed for now.
-fn info_now(view: &View) -> ProcessInfo {
-    let mut info = view.info.clone();
-    info.uptime_s = match (info.pid, info.started_at) {
-        (Some(_), Some(t)) => Some(crate::events::now_s().saturating_sub(t)),
-        _ => None,
-    };
-    info
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,13 +387,12 @@ mod tests {
                 other => panic!("unexpected {other:?}"),
             }
         }
-        let s = |x: &str| x.to_string();
         assert_eq!(
             seen,
             [
-                (s("STOPPED"), s("STARTING"), None),
-                (s("STARTING"), s("RUNNING"), None),
-                (s("RUNNING"), s("EXITED"), Some(4)),
+                (State::Stopped, State::Starting, None),
+                (State::Starting, State::Running, None),
+                (State::Running, State::Exited, Some(4)),
             ]
         );
         assert_eq!(sup.events(0, 10).len(), 3);

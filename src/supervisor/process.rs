@@ -18,6 +18,7 @@ use super::config::{signal_name, ProgramConfig};
 use std::ffi::CString;
 use std::io;
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::{ChildStderr, ChildStdout, Command, Stdio};
 
 /// The daemon's own environment that its programs must not inherit: its secrets,
@@ -51,13 +52,154 @@ pub struct Credentials {
     pub name: String,
 }
 
-/// Start `config.command` for program `name`. The error is a sentence for the
-/// program's `message`.
-pub fn spawn(name: &str, group: &str, config: &ProgramConfig) -> Result<Spawned, String> {
+/// Why a program could not be started; shown as its `message`, so each says
+/// what to change.
+#[derive(Debug)]
+pub enum SpawnError {
+    /// `command` is empty (check-config refuses that, so only a hand-made config).
+    EmptyCommand,
+    /// `user` names no user of this system.
+    NoSuchUser(String),
+    /// `user` cannot be passed to the system (it holds a NUL).
+    BadUserName(String),
+    /// The user has more groups than the system allows.
+    TooManyGroups(String),
+    /// `directory` is missing, not a folder, or not reachable.
+    Directory {
+        command: String,
+        directory: PathBuf,
+        error: io::Error,
+    },
+    /// No such command: a path that does not exist, or a name not in `PATH`.
+    NotFound {
+        command: String,
+        path: Option<String>,
+        error: io::Error,
+    },
+    /// The command exists but may not be run (not executable, no permission).
+    PermissionDenied { command: String, error: io::Error },
+    /// Switching to `user` was refused.
+    SetUser {
+        command: String,
+        user: String,
+        error: io::Error,
+    },
+    /// Any other failure of fork or exec.
+    Os { command: String, error: io::Error },
+    /// The output pipes were not created.
+    NoPipes,
+    /// The thread that waits for the process could not be started.
+    NoWatcher(io::Error),
+}
+
+impl std::fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SpawnError::EmptyCommand => f.write_str(
+                "the command is empty; set command to a list, e.g. [\"/bin/sleep\", \"60\"]",
+            ),
+            SpawnError::NoSuchUser(user) => {
+                write!(f, "no such user: {user}; create it or change user")
+            }
+            SpawnError::BadUserName(user) => write!(f, "user {user:?} is not a valid name"),
+            SpawnError::TooManyGroups(user) => write!(f, "user {user} is in too many groups"),
+            SpawnError::Directory {
+                command,
+                directory,
+                error,
+            } => write!(
+                f,
+                "cannot run {command} in directory {}: {error}; create it, or fix directory",
+                directory.display()
+            ),
+            SpawnError::NotFound {
+                command,
+                path: Some(path),
+                error,
+            } => write!(
+                f,
+                "cannot run {command}: {error}; it is not in PATH ({path}): \
+                 give its full path in command, or set PATH in environment"
+            ),
+            SpawnError::NotFound {
+                command,
+                path: None,
+                error,
+            } => write!(
+                f,
+                "cannot run {command}: {error}; check the path in command"
+            ),
+            SpawnError::PermissionDenied { command, error } => write!(
+                f,
+                "cannot run {command}: {error}; it must be an executable file \
+                 (chmod +x) that the program's user may read, in folders it may enter"
+            ),
+            SpawnError::SetUser {
+                command,
+                user,
+                error,
+            } => write!(
+                f,
+                "cannot run {command} as user {user}: {error} \
+                 (the daemon needs root or CAP_SETUID/CAP_SETGID)"
+            ),
+            SpawnError::Os { command, error } => write!(f, "cannot run {command}: {error}"),
+            SpawnError::NoPipes => f.write_str("the output pipes were not created"),
+            SpawnError::NoWatcher(e) => write!(f, "cannot start a thread to watch it: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SpawnError {}
+
+/// What a failed `Command::spawn` of `command` means, checked in the order a
+/// person would: the folder first, then the command itself.
+fn spawn_error(command: &str, config: &ProgramConfig, error: io::Error) -> SpawnError {
+    let command = command.to_string();
+    if let Some(directory) = &config.directory {
+        let problem = match std::fs::metadata(directory) {
+            Err(e) => Some(e),
+            Ok(m) if !m.is_dir() => Some(io::Error::from_raw_os_error(libc::ENOTDIR)),
+            Ok(_) => None,
+        };
+        if let Some(error) = problem {
+            return SpawnError::Directory {
+                command,
+                directory: directory.clone(),
+                error,
+            };
+        }
+    }
+    match (error.raw_os_error(), &config.user) {
+        (Some(libc::EPERM), Some(user)) => SpawnError::SetUser {
+            command,
+            user: user.clone(),
+            error,
+        },
+        (Some(libc::ENOENT), _) => {
+            let path =
+                (!command.contains('/')).then(|| {
+                    config.environment.get("PATH").cloned().unwrap_or_else(|| {
+                        std::env::var("PATH").unwrap_or_else(|_| "not set".into())
+                    })
+                });
+            SpawnError::NotFound {
+                command,
+                path,
+                error,
+            }
+        }
+        (Some(libc::EACCES), _) => SpawnError::PermissionDenied { command, error },
+        _ => SpawnError::Os { command, error },
+    }
+}
+
+/// Start `config.command` for program `name`.
+pub fn spawn(name: &str, group: &str, config: &ProgramConfig) -> Result<Spawned, SpawnError> {
     let (program, args) = config
         .command
         .split_first()
-        .ok_or_else(|| "the command is empty".to_string())?;
+        .ok_or(SpawnError::EmptyCommand)?;
     let creds = match config.user.as_deref() {
         Some(user) => lookup_user(user)?,
         None => None,
@@ -114,14 +256,9 @@ pub fn spawn(name: &str, group: &str, config: &ProgramConfig) -> Result<Spawned,
             Ok(())
         });
     }
-    let mut child = cmd.spawn().map_err(|e| match &config.user {
-        Some(u) if e.raw_os_error() == Some(libc::EPERM) => {
-            format!("cannot run {program} as user {u}: {e} (the daemon needs root or CAP_SETUID/CAP_SETGID)")
-        }
-        _ => format!("cannot run {program}: {e}"),
-    })?;
+    let mut child = cmd.spawn().map_err(|e| spawn_error(program, config, e))?;
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-        return Err("the output pipes were not created".into());
+        return Err(SpawnError::NoPipes);
     };
     // The Child is dropped without waiting: its exit is collected by `wait_exit`
     // and `reap`, which must stay the only ones to wait for this pid.
@@ -134,8 +271,8 @@ pub fn spawn(name: &str, group: &str, config: &ProgramConfig) -> Result<Spawned,
 
 /// The uid, gid, groups and home of `user` (a name or a number). `None` when it
 /// is who the daemon already is, so no switch is needed.
-fn lookup_user(user: &str) -> Result<Option<Credentials>, String> {
-    let cname = CString::new(user).map_err(|_| format!("user {user:?} is not a valid name"))?;
+fn lookup_user(user: &str) -> Result<Option<Credentials>, SpawnError> {
+    let cname = CString::new(user).map_err(|_| SpawnError::BadUserName(user.into()))?;
     let mut buf = vec![0 as libc::c_char; 16 * 1024];
     // SAFETY: a zeroed passwd is a valid out-parameter for getpw*_r.
     let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
@@ -154,7 +291,7 @@ fn lookup_user(user: &str) -> Result<Option<Credentials>, String> {
         }
     };
     if rc != 0 || result.is_null() {
-        return Err(format!("no such user: {user}"));
+        return Err(SpawnError::NoSuchUser(user.into()));
     }
     // SAFETY: getpw*_r succeeded, so the strings point into `buf` and are NUL-terminated.
     let (name, home) = unsafe {
@@ -171,8 +308,7 @@ fn lookup_user(user: &str) -> Result<Option<Credentials>, String> {
     if unsafe { libc::geteuid() == pwd.pw_uid && libc::getegid() == pwd.pw_gid } {
         return Ok(None);
     }
-    let cname =
-        CString::new(name.clone()).map_err(|_| format!("user {user:?} has a strange name"))?;
+    let cname = CString::new(name.clone()).map_err(|_| SpawnError::BadUserName(name.clone()))?;
     let mut groups = vec![0 as libc::gid_t; 64];
     loop {
         let mut n = groups.len() as libc::c_int;
@@ -184,7 +320,7 @@ fn lookup_user(user: &str) -> Result<Option<Credentials>, String> {
             break;
         }
         if groups.len() >= 65536 {
-            return Err(format!("user {user} is in too many groups"));
+            return Err(SpawnError::TooManyGroups(user.into()));
         }
         groups.resize((n.max(0) as usize).max(groups.len() * 2), 0);
     }

@@ -11,6 +11,8 @@
 use super::process::{alive, proc_stat, signal_group, signal_pid, ProcStat};
 use crate::store;
 use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -35,15 +37,37 @@ pub fn boot_id() -> String {
         .unwrap_or_default()
 }
 
-/// Write the records atomically.
+/// Write the records atomically (a temp file renamed over the old one), but
+/// without fsync: they only matter after the daemon dies while the kernel keeps
+/// running, when the page cache survives; after a power cut or a kernel crash
+/// the boot id differs and they are ignored anyway. So a crash-looping program
+/// does not force a flush to the SD card per restart, and the supervisor thread,
+/// which writes them while holding the programs' lock, never waits for the card.
 pub fn save(path: &Path, processes: Vec<Record>) -> std::io::Result<()> {
-    store::write_json(
-        path,
-        &Records {
-            boot_id: boot_id(),
-            processes,
-        },
-    )
+    let records = Records {
+        boot_id: boot_id(),
+        processes,
+    };
+    let mut bytes = serde_json::to_vec_pretty(&records).map_err(std::io::Error::other)?;
+    bytes.push(b'\n');
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("records");
+    // The temp name store::write_atomic uses, so that one clean-up finds both.
+    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(&bytes))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// Every process in /proc, with its stat.

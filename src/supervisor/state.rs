@@ -13,8 +13,11 @@
 //! | STARTING                      | Exited             | BACKOFF   | exited too quickly: a failed start |
 //! | STARTING                      | SpawnFailed        | BACKOFF   | could not even exec: a failed start |
 //! | STARTING RUNNING              | Stop               | STOPPING  | `stopsignal` to the group, arm `stopwaitsecs` |
-//! | RUNNING                       | Exited             | EXITED    | then STARTING at once if `autorestart` says so |
-//! | EXITED                        | (autorestart)      | STARTING  | `true`, or `unexpected` and the code is not in `exitcodes` |
+//! | RUNNING                       | Exited             | EXITED    | then a restart if `autorestart` says so: `true`, or `unexpected` and the code is not in `exitcodes` |
+//! | EXITED                        | (restart, ran ≥ 1 s) | STARTING | at once |
+//! | EXITED                        | (restart, ran < 1 s) | —       | arm the rest of the second since it started ([`RESPAWN_FLOOR`]) |
+//! | EXITED (restart armed)        | RespawnElapsed     | STARTING  | spawn again (while shutting down: nothing) |
+//! | EXITED (restart armed)        | Stop               | STOPPED   | the restart is dropped |
 //! | BACKOFF                       | (retries left)     | —         | arm a delay of N s after the N-th failure (1, 2, 3 ...) |
 //! | BACKOFF                       | BackoffElapsed     | STARTING  | spawn again |
 //! | BACKOFF                       | (no retries left)  | FATAL     | after `startretries` retries, i.e. `startretries + 1` tries |
@@ -25,12 +28,21 @@
 //! | UNKNOWN                       | Stop               | STOPPED   | |
 //!
 //! Refused, with the state for the message: Start while STARTING, RUNNING, BACKOFF
-//! (supervisord's ALREADY_STARTED) or STOPPING; Stop while STOPPED, EXITED or FATAL
-//! (NOT_RUNNING). Stop while STOPPING is accepted and does nothing more. Any other
-//! pair (a late timer) is ignored.
+//! (supervisord's ALREADY_STARTED) or STOPPING; Stop while STOPPED, EXITED (no
+//! restart armed) or FATAL (NOT_RUNNING). Stop while STOPPING is accepted and does
+//! nothing more. Every other pair is a late timer or report and is ignored;
+//! [`Machine::handle`] lists each one, and its tests hold the whole table as rows.
 
 use super::config::AutoRestart;
 use serde::Serialize;
+use std::time::Duration;
+
+/// The shortest time between a start and an automatic restart (s6-supervise's
+/// rule): a program that lived less than this is restarted only once this much
+/// has passed since it started, so a program that exits at once is started about
+/// once a second instead of as fast as the machine can fork. One that ran longer
+/// is restarted at once.
+pub const RESPAWN_FLOOR: Duration = Duration::from_secs(1);
 
 /// supervisord's process states, with its names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -47,6 +59,17 @@ pub enum State {
 }
 
 impl State {
+    pub const ALL: [State; 8] = [
+        State::Stopped,
+        State::Starting,
+        State::Running,
+        State::Backoff,
+        State::Stopping,
+        State::Exited,
+        State::Fatal,
+        State::Unknown,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             State::Stopped => "STOPPED",
@@ -58,6 +81,11 @@ impl State {
             State::Fatal => "FATAL",
             State::Unknown => "UNKNOWN",
         }
+    }
+
+    /// The state named exactly `name` ("RUNNING"), as the rules write it.
+    pub fn from_name(name: &str) -> Option<State> {
+        State::ALL.into_iter().find(|s| s.as_str() == name)
     }
 }
 
@@ -79,8 +107,15 @@ pub enum Event {
     /// The process has lived `startsecs`.
     StartSecsElapsed,
     /// The process is gone; `expected` when its code is in `exitcodes`; `how`
-    /// says it for people ("exited with status 3", "killed by SIGKILL").
-    Exited { expected: bool, how: String },
+    /// says it for people ("exited with status 3", "killed by SIGKILL"); `lived`
+    /// is how long it ran.
+    Exited {
+        expected: bool,
+        how: String,
+        lived: Duration,
+    },
+    /// The wait of [`Action::ArmRespawnTimer`] is over.
+    RespawnElapsed,
     /// The delay of BACKOFF is over.
     BackoffElapsed,
     /// `stopwaitsecs` passed and the process is still there.
@@ -96,6 +131,8 @@ pub enum Action {
     ArmStartTimer,
     /// Arm the BACKOFF delay of this many seconds (fire [`Event::BackoffElapsed`]).
     ArmBackoffTimer(u64),
+    /// Arm the wait before an automatic restart (fire [`Event::RespawnElapsed`]).
+    ArmRespawnTimer(Duration),
     /// Send `stopsignal` to the process group and arm the `stopwaitsecs` timer.
     SignalStop,
     /// SIGKILL to the process group.
@@ -154,6 +191,9 @@ pub struct Machine {
     pub backoff: u32,
     /// Times the program was started again without being asked (autorestart, retries).
     pub restarts: u32,
+    /// In EXITED: an automatic restart waits for [`RESPAWN_FLOOR`]; the message
+    /// its STARTING will carry.
+    pub respawn: Option<String>,
 }
 
 impl Default for Machine {
@@ -162,16 +202,24 @@ impl Default for Machine {
             state: State::Stopped,
             backoff: 0,
             restarts: 0,
+            respawn: None,
         }
     }
 }
 
 impl Machine {
-    /// Take `event`; the steps to carry out, or why nothing happens.
+    /// Take `event`; the steps to carry out, or why nothing happens (then the
+    /// machine is unchanged).
+    ///
+    /// Every state × event pair is listed, with no catch-all, so that a new state
+    /// or event does not compile until each pair has been decided (s6-supervise
+    /// keeps the same full table). A "late" pair is a timer or report that was
+    /// overtaken by another event: nothing to do.
     pub fn handle(&mut self, event: Event, policy: &Policy) -> Result<Vec<Step>, Refusal> {
         use State::*;
         let mut out = Vec::new();
         match (self.state, event) {
+            // Start
             (Stopped | Exited | Fatal | Unknown, Event::Start) => {
                 self.backoff = 0;
                 self.spawn(&mut out, String::new());
@@ -179,56 +227,114 @@ impl Machine {
             (Starting | Running | Backoff | Stopping, Event::Start) => {
                 return Err(Refusal::AlreadyStarted(self.state))
             }
-            (Starting, Event::StartSecsElapsed) => {
-                self.backoff = 0;
-                self.enter(&mut out, Running, String::new());
-            }
-            (Starting, Event::Exited { how, .. }) => self.failed_start(
-                &mut out,
-                policy,
-                format!("exited too quickly ({how}); its log may say why"),
-            ),
-            (Starting, Event::SpawnFailed(why)) => self.failed_start(&mut out, policy, why),
+
+            // Stop
             (Starting | Running, Event::Stop) => {
                 out.push(Step::Do(Action::SignalStop));
                 self.enter(&mut out, Stopping, String::new());
-            }
-            (Running, Event::Exited { expected, how }) => {
-                let note = if expected { "expected" } else { "unexpected" };
-                self.enter(&mut out, Exited, format!("{how} ({note})"));
-                if policy.restarts_after(expected) {
-                    self.restarts += 1;
-                    self.spawn(&mut out, format!("restarted after it {how}"));
-                }
-            }
-            (Backoff, Event::BackoffElapsed) if policy.may_restart => {
-                self.restarts += 1;
-                let why = format!("retry {} of {}", self.backoff, policy.startretries);
-                self.spawn(&mut out, why);
             }
             (Backoff, Event::Stop) => {
                 out.push(Step::Do(Action::ClearTimer));
                 self.enter(&mut out, Stopped, "stopped while waiting to retry".into());
             }
-            (Stopping, Event::StopTimedOut) => out.push(Step::Do(Action::Kill)),
-            (Stopping, Event::Exited { how, .. }) => {
+            (Exited, Event::Stop) if self.respawn.is_some() => {
                 out.push(Step::Do(Action::ClearTimer));
-                self.enter(&mut out, Stopped, format!("stopped: {how}"));
+                self.enter(&mut out, Stopped, "stopped before its restart".into());
             }
             (Stopping, Event::Stop) => {}
             (Unknown, Event::Stop) => self.enter(&mut out, Stopped, String::new()),
             (Stopped | Exited | Fatal, Event::Stop) => return Err(Refusal::NotRunning(self.state)),
+
+            // The spawn of a Start failed, or the start lasted `startsecs`.
+            (Starting, Event::SpawnFailed(why)) => self.failed_start(&mut out, policy, why),
+            (Starting, Event::StartSecsElapsed) => {
+                self.backoff = 0;
+                self.enter(&mut out, Running, String::new());
+            }
+            (
+                Stopped | Running | Backoff | Stopping | Exited | Fatal | Unknown,
+                Event::SpawnFailed(_) | Event::StartSecsElapsed,
+            ) => return Err(Refusal::Ignored),
+
+            // The process ended.
+            (Starting, Event::Exited { how, .. }) => self.failed_start(
+                &mut out,
+                policy,
+                format!("exited too quickly ({how}); its log may say why"),
+            ),
+            (
+                Running,
+                Event::Exited {
+                    expected,
+                    how,
+                    lived,
+                },
+            ) => self.exited_while_running(&mut out, policy, expected, how, lived),
+            (Stopping, Event::Exited { how, .. }) => {
+                out.push(Step::Do(Action::ClearTimer));
+                self.enter(&mut out, Stopped, format!("stopped: {how}"));
+            }
             (Stopped | Backoff | Exited | Fatal, Event::Exited { how, .. }) => {
                 out.push(Step::Do(Action::ClearTimer));
-                self.enter(
-                    &mut out,
-                    Unknown,
-                    format!("a process {how} while none was running"),
-                );
+                let why = format!("a process {how} while none was running");
+                self.enter(&mut out, Unknown, why);
             }
-            _ => return Err(Refusal::Ignored),
+            // Already UNKNOWN: nothing more is known.
+            (Unknown, Event::Exited { .. }) => return Err(Refusal::Ignored),
+
+            // Timers.
+            (Backoff, Event::BackoffElapsed) if policy.may_restart => {
+                self.restarts += 1;
+                let why = format!("retry {} of {}", self.backoff, policy.startretries);
+                self.spawn(&mut out, why);
+            }
+            (Exited, Event::RespawnElapsed) if self.respawn.is_some() => {
+                // Shutting down: the restart is dropped and it stays EXITED.
+                if let (Some(why), true) = (self.respawn.take(), policy.may_restart) {
+                    self.restarts += 1;
+                    self.spawn(&mut out, why);
+                }
+            }
+            (Stopping, Event::StopTimedOut) => out.push(Step::Do(Action::Kill)),
+            (
+                Stopped | Starting | Running | Backoff | Exited | Fatal | Unknown,
+                Event::StopTimedOut,
+            ) => return Err(Refusal::Ignored),
+            // Late, or (BACKOFF) while shutting down.
+            (
+                Stopped | Starting | Running | Backoff | Stopping | Exited | Fatal | Unknown,
+                Event::BackoffElapsed | Event::RespawnElapsed,
+            ) => return Err(Refusal::Ignored),
         }
         Ok(out)
+    }
+
+    /// RUNNING → EXITED, then a restart if `autorestart` says so: at once after a
+    /// run of [`RESPAWN_FLOOR`] or more, else once the floor has passed.
+    fn exited_while_running(
+        &mut self,
+        out: &mut Vec<Step>,
+        policy: &Policy,
+        expected: bool,
+        how: String,
+        lived: Duration,
+    ) {
+        let note = if expected { "expected" } else { "unexpected" };
+        self.enter(out, State::Exited, format!("{how} ({note})"));
+        if !policy.restarts_after(expected) {
+            return;
+        }
+        let why = format!("restarted after it {how}");
+        match RESPAWN_FLOOR.checked_sub(lived).filter(|d| !d.is_zero()) {
+            Some(wait) => {
+                out.push(Step::Do(Action::ArmRespawnTimer(wait)));
+                self.respawn = Some(why);
+            }
+            None => {
+                self.restarts += 1;
+                self.spawn(out, why);
+            }
+        }
     }
 
     /// Spawn and enter STARTING. The spawn comes first so that the STARTING event
@@ -259,6 +365,8 @@ impl Machine {
     }
 
     fn enter(&mut self, out: &mut Vec<Step>, to: State, message: String) {
+        // A pending restart belongs to the EXITED that armed it.
+        self.respawn = None;
         out.push(Step::Enter {
             from: self.state,
             to,
@@ -293,6 +401,7 @@ mod tests {
         Event::Exited {
             expected,
             how: "exited with status 3".into(),
+            lived: Duration::from_secs(5),
         }
     }
 
@@ -330,6 +439,7 @@ mod tests {
                 state: from,
                 backoff: 2,
                 restarts: 5,
+                respawn: None,
             };
             let steps = m.handle(Event::Start, &P).unwrap();
             assert_eq!(entered(&steps), vec![Starting], "from {from}");
@@ -345,21 +455,12 @@ mod tests {
     }
 
     #[test]
-    fn start_is_refused_while_on() {
-        for from in [Starting, Running, Backoff, Stopping] {
-            assert_eq!(
-                at(from).handle(Event::Start, &P),
-                Err(Refusal::AlreadyStarted(from))
-            );
-        }
-    }
-
-    #[test]
     fn starting_to_running_after_startsecs_resets_backoff() {
         let mut m = Machine {
             state: Starting,
             backoff: 2,
             restarts: 0,
+            respawn: None,
         };
         let steps = m.handle(Event::StartSecsElapsed, &P).unwrap();
         assert_eq!(entered(&steps), vec![Running]);
@@ -497,6 +598,7 @@ mod tests {
                 Event::Exited {
                     expected: false,
                     how: "killed by SIGKILL".into(),
+                    lived: Duration::from_secs(5),
                 },
                 &P,
             )
@@ -526,44 +628,244 @@ mod tests {
         );
     }
 
+    /// The event kinds of the table, with the payload each row uses.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Ev {
+        Start,
+        Stop,
+        SpawnFailed,
+        StartSecs,
+        /// Unexpected exit after 5 s.
+        Exit,
+        /// Unexpected exit after 200 ms.
+        QuickExit,
+        BackoffDone,
+        StopTimeout,
+        RespawnDone,
+    }
+
+    const EVENTS: [Ev; 9] = [
+        Ev::Start,
+        Ev::Stop,
+        Ev::SpawnFailed,
+        Ev::StartSecs,
+        Ev::Exit,
+        Ev::QuickExit,
+        Ev::BackoffDone,
+        Ev::StopTimeout,
+        Ev::RespawnDone,
+    ];
+
+    fn event(ev: Ev) -> Event {
+        let exit = |ms| Event::Exited {
+            expected: false,
+            how: "exited with status 3".into(),
+            lived: Duration::from_millis(ms),
+        };
+        match ev {
+            Ev::Start => Event::Start,
+            Ev::Stop => Event::Stop,
+            Ev::SpawnFailed => Event::SpawnFailed("no such file".into()),
+            Ev::StartSecs => Event::StartSecsElapsed,
+            Ev::Exit => exit(5000),
+            Ev::QuickExit => exit(200),
+            Ev::BackoffDone => Event::BackoffElapsed,
+            Ev::StopTimeout => Event::StopTimedOut,
+            Ev::RespawnDone => Event::RespawnElapsed,
+        }
+    }
+
+    type Want = Result<(&'static [State], &'static [Action]), Refusal>;
+
+    /// (state, restart armed, event) → states entered and actions, or the
+    /// refusal; under [`P`] (autorestart unexpected, 3 retries), no failed start yet.
+    fn table() -> Vec<(State, bool, Ev, Want)> {
+        use Ev::*;
+        const SPAWN: &[Action] = &[Action::Spawn, Action::ArmStartTimer];
+        const CLEAR: &[Action] = &[Action::ClearTimer];
+        const RETRY: &[Action] = &[Action::ArmBackoffTimer(1)];
+        const WAIT: &[Action] = &[Action::ArmRespawnTimer(Duration::from_millis(800))];
+        let ignored: Want = Err(Refusal::Ignored);
+        let ok = |to: &'static [State], act: &'static [Action]| -> Want { Ok((to, act)) };
+        let mut rows = vec![];
+        let late = [
+            SpawnFailed,
+            StartSecs,
+            BackoffDone,
+            StopTimeout,
+            RespawnDone,
+        ];
+        for (state, armed) in [
+            (Stopped, false),
+            (Exited, false),
+            (Exited, true),
+            (Fatal, false),
+        ] {
+            rows.push((state, armed, Start, ok(&[Starting], SPAWN)));
+            rows.push((state, armed, Exit, ok(&[Unknown], CLEAR)));
+            rows.push((state, armed, QuickExit, ok(&[Unknown], CLEAR)));
+            for ev in late {
+                if !(armed && ev == RespawnDone) {
+                    rows.push((state, armed, ev, ignored.clone()));
+                }
+            }
+            if !armed {
+                rows.push((state, armed, Stop, Err(Refusal::NotRunning(state))));
+            }
+        }
+        rows.push((Exited, true, Stop, ok(&[Stopped], CLEAR)));
+        rows.push((Exited, true, RespawnDone, ok(&[Starting], SPAWN)));
+        rows.extend([
+            (
+                Starting,
+                false,
+                Start,
+                Err(Refusal::AlreadyStarted(Starting)),
+            ),
+            (
+                Starting,
+                false,
+                Stop,
+                ok(&[Stopping], &[Action::SignalStop]),
+            ),
+            (Starting, false, SpawnFailed, ok(&[Backoff], RETRY)),
+            (Starting, false, StartSecs, ok(&[Running], &[])),
+            (Starting, false, Exit, ok(&[Backoff], RETRY)),
+            (Starting, false, QuickExit, ok(&[Backoff], RETRY)),
+            (Running, false, Start, Err(Refusal::AlreadyStarted(Running))),
+            (Running, false, Stop, ok(&[Stopping], &[Action::SignalStop])),
+            (Running, false, Exit, ok(&[Exited, Starting], SPAWN)),
+            (Running, false, QuickExit, ok(&[Exited], WAIT)),
+            (Backoff, false, Start, Err(Refusal::AlreadyStarted(Backoff))),
+            (Backoff, false, Stop, ok(&[Stopped], CLEAR)),
+            (Backoff, false, Exit, ok(&[Unknown], CLEAR)),
+            (Backoff, false, QuickExit, ok(&[Unknown], CLEAR)),
+            (Backoff, false, BackoffDone, ok(&[Starting], SPAWN)),
+            (
+                Stopping,
+                false,
+                Start,
+                Err(Refusal::AlreadyStarted(Stopping)),
+            ),
+            (Stopping, false, Stop, ok(&[], &[])),
+            (Stopping, false, Exit, ok(&[Stopped], CLEAR)),
+            (Stopping, false, QuickExit, ok(&[Stopped], CLEAR)),
+            (Stopping, false, StopTimeout, ok(&[], &[Action::Kill])),
+            (Unknown, false, Start, ok(&[Starting], SPAWN)),
+            (Unknown, false, Stop, ok(&[Stopped], &[])),
+            (Unknown, false, Exit, ignored.clone()),
+            (Unknown, false, QuickExit, ignored.clone()),
+        ]);
+        for ev in late {
+            rows.push((Unknown, false, ev, ignored.clone()));
+        }
+        for (state, skip) in [
+            (Starting, &[SpawnFailed, StartSecs][..]),
+            (Running, &[][..]),
+            (Backoff, &[BackoffDone][..]),
+            (Stopping, &[StopTimeout][..]),
+        ] {
+            for ev in late.into_iter().filter(|e| !skip.contains(e)) {
+                rows.push((state, false, ev, ignored.clone()));
+            }
+        }
+        rows
+    }
+
     #[test]
-    fn an_exit_without_a_process_is_unknown() {
-        for from in [Stopped, Backoff, Exited, Fatal] {
-            let mut m = at(from);
-            assert_eq!(
-                entered(&m.handle(exited(true), &P).unwrap()),
-                vec![Unknown],
-                "from {from}"
-            );
+    fn the_table_decides_every_pair() {
+        let rows = table();
+        for state in State::ALL {
+            for ev in EVENTS {
+                let n = rows
+                    .iter()
+                    .filter(|(s, armed, e, _)| (*s, *armed, *e) == (state, false, ev))
+                    .count();
+                assert_eq!(n, 1, "{state} × {ev:?}: {n} rows");
+            }
+        }
+        for ev in EVENTS {
+            let n = rows
+                .iter()
+                .filter(|r| (r.0, r.1, r.2) == (Exited, true, ev))
+                .count();
+            assert_eq!(n, 1, "EXITED (restart armed) × {ev:?}: {n} rows");
+        }
+        for (state, armed, ev, want) in rows {
+            let before = Machine {
+                respawn: armed.then(|| "restarted after it exited".to_string()),
+                ..at(state)
+            };
+            let mut m = before.clone();
+            let got = m.handle(event(ev), &P);
+            let what = format!("{state} (armed: {armed}) × {ev:?}");
+            match want {
+                Ok((to, acts)) => {
+                    let steps = got.unwrap_or_else(|r| panic!("{what}: refused {r:?}"));
+                    assert_eq!(entered(&steps), to, "{what}");
+                    assert_eq!(actions(&steps), acts, "{what}");
+                    let waits = matches!(acts.last(), Some(Action::ArmRespawnTimer(_)));
+                    assert_eq!(m.respawn.is_some(), waits, "{what}: restart armed");
+                    if let Some(&last) = to.last() {
+                        assert_eq!(m.state, last, "{what}");
+                    }
+                }
+                Err(refusal) => {
+                    assert_eq!(got, Err(refusal), "{what}");
+                    assert_eq!(m, before, "{what}: a refusal changes nothing");
+                }
+            }
         }
     }
 
     #[test]
-    fn late_timers_are_ignored() {
-        for from in [Stopped, Running, Backoff, Stopping, Exited, Fatal] {
-            assert_eq!(
-                at(from).handle(Event::StartSecsElapsed, &P),
-                Err(Refusal::Ignored)
-            );
-        }
-        for from in [Stopped, Starting, Running, Stopping, Exited, Fatal] {
-            assert_eq!(
-                at(from).handle(Event::BackoffElapsed, &P),
-                Err(Refusal::Ignored)
-            );
-        }
-        for from in [Stopped, Starting, Running, Backoff, Exited, Fatal] {
-            assert_eq!(
-                at(from).handle(Event::StopTimedOut, &P),
-                Err(Refusal::Ignored)
-            );
-        }
-        for from in [Stopped, Running, Backoff, Stopping, Exited, Fatal] {
-            assert_eq!(
-                at(from).handle(Event::SpawnFailed("x".into()), &P),
-                Err(Refusal::Ignored)
-            );
-        }
+    fn a_quick_exit_waits_for_the_floor_then_restarts() {
+        let mut m = at(Running);
+        let quick = Event::Exited {
+            expected: false,
+            how: "exited with status 1".into(),
+            lived: Duration::from_millis(300),
+        };
+        let steps = m.handle(quick, &P).unwrap();
+        assert_eq!(
+            actions(&steps),
+            vec![ArmRespawnTimer(Duration::from_millis(700))]
+        );
+        assert_eq!((m.state, m.restarts), (Exited, 0));
+        let steps = m.handle(Event::RespawnElapsed, &P).unwrap();
+        let Step::Enter { message, .. } = steps.last().unwrap() else {
+            panic!()
+        };
+        assert_eq!(message, "restarted after it exited with status 1");
+        assert_eq!(
+            (m.state, m.restarts, m.respawn.clone()),
+            (Starting, 1, None)
+        );
+        // Exactly the floor is long enough.
+        let mut m = at(Running);
+        let just = Event::Exited {
+            expected: false,
+            how: "exited with status 1".into(),
+            lived: RESPAWN_FLOOR,
+        };
+        assert_eq!(
+            entered(&m.handle(just, &P).unwrap()),
+            vec![Exited, Starting]
+        );
+    }
+
+    #[test]
+    fn no_delayed_restart_while_shutting_down() {
+        let mut m = Machine {
+            respawn: Some("restarted after it exited".into()),
+            ..at(Exited)
+        };
+        let p = Policy {
+            may_restart: false,
+            ..P
+        };
+        assert_eq!(m.handle(Event::RespawnElapsed, &p), Ok(vec![]));
+        assert_eq!((m.state, m.respawn.clone()), (Exited, None));
     }
 
     #[test]
@@ -581,6 +883,9 @@ mod tests {
         );
         for s in all {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(State::from_name(s.as_str()), Some(s));
         }
+        assert_eq!(all, State::ALL);
+        assert_eq!(State::from_name("running"), None);
     }
 }
