@@ -345,10 +345,7 @@ impl Config {
         for (name, program) in &self.programs {
             problems.extend(crate::supervisor::config::validate(name, program));
         }
-        for (name, pin) in &self.gpio.pins {
-            problems.extend(crate::gpio::config::validate(name, pin));
-        }
-        problems.extend(shared_lines(&self.gpio.pins));
+        problems.extend(self.gpio.validate());
         if let Some(smtp) = &self.email.smtp {
             if smtp.host.is_empty() {
                 problems.push("email.smtp.host: must not be empty".into());
@@ -372,25 +369,6 @@ impl Config {
         }
         problems
     }
-}
-
-/// Two pins on one line would fight over it (the second gets EBUSY at start).
-/// Only literal chip and line spellings are compared: a chip named by label and
-/// by path can still be the same one, which the daemon then reports at start.
-fn shared_lines(pins: &BTreeMap<String, crate::gpio::config::PinConfig>) -> Vec<String> {
-    let mut problems = Vec::new();
-    let list: Vec<_> = pins.iter().collect();
-    for (i, (a, pa)) in list.iter().enumerate() {
-        for (b, pb) in &list[i + 1..] {
-            if pa.chip == pb.chip && pa.line == pb.line {
-                problems.push(format!(
-                    "gpio.pins.{b}.line: the same line as pin {a} (chip {}); one line, one pin",
-                    pa.chip
-                ));
-            }
-        }
-    }
-    problems
 }
 
 /// Rules are executed by the rules subsystem; here they are checked for shape and
@@ -509,16 +487,6 @@ mod tests {
         assert_eq!(
             problems,
             vec!["gpio.pins.LED.edge: only an input pin can watch edges"]
-        );
-    }
-
-    #[test]
-    fn two_pins_on_one_line_are_refused() {
-        let c = parse(r#"{"gpio":{"pins":{"A":{"line":4},"B":{"line":4},"C":{"line":"GPIO4"}}}}"#)
-            .unwrap();
-        assert_eq!(
-            c.validate(),
-            vec!["gpio.pins.B.line: the same line as pin A (chip gpiochip0); one line, one pin"]
         );
     }
 

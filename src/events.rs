@@ -3,6 +3,7 @@
 //! for its API, and the [`Bus`] hands every event to its subscribers (the rules
 //! thread) through channels, so a slow subscriber never blocks a publisher.
 
+use crate::gpio::config::Edge;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
@@ -37,8 +38,8 @@ pub struct ProcessEvent {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct GpioEvent {
     pub pin: String,
-    /// "rising" or "falling", in logical terms (active_low applied).
-    pub edge: String,
+    /// Rising or falling (never `none` or `both`), in logical terms (active_low applied).
+    pub edge: Edge,
     pub value: u8,
     /// The kernel's timestamp of the edge, nanoseconds (CLOCK_MONOTONIC), when known.
     pub timestamp_ns: Option<u64>,
@@ -132,6 +133,8 @@ impl Bus {
 
     /// A receiver of every event published from now on. Holds at most `backlog`
     /// undelivered events; beyond that new events are dropped for it (and logged).
+    /// Only tests subscribe until the rules thread exists.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn subscribe(&self, backlog: usize) -> Receiver<Event> {
         let (tx, rx) = sync_channel(backlog);
         self.subscribers
@@ -179,7 +182,7 @@ mod tests {
         drop(gone);
         let ev = Event::Gpio(GpioEvent {
             pin: "B".into(),
-            edge: "rising".into(),
+            edge: Edge::Rising,
             value: 1,
             timestamp_ns: None,
         });

@@ -11,6 +11,7 @@ mod health;
 mod http;
 mod logging;
 mod metrics;
+mod names;
 mod random;
 mod signals;
 mod store;

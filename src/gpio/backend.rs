@@ -105,6 +105,24 @@ pub fn busy_reason(chip: &str, offset: u32, consumer: Option<&str>) -> String {
     }
 }
 
+/// The offset of `line` on a chip of `lines` lines, by offset or by name;
+/// `has_name(offset, name)` says whether a line carries that name. Both backends
+/// resolve lines here, so that they accept and refuse the same references.
+pub fn find_line(
+    chip: &str,
+    lines: u32,
+    line: &LineRef,
+    mut has_name: impl FnMut(u32, &str) -> bool,
+) -> Result<u32, String> {
+    match line {
+        LineRef::Offset(o) if *o < lines => Ok(*o),
+        LineRef::Offset(o) => Err(no_offset_reason(chip, lines, *o)),
+        LineRef::Name(n) => (0..lines)
+            .find(|&o| has_name(o, n))
+            .ok_or_else(|| no_name_reason(chip, n)),
+    }
+}
+
 /// The message for a line offset the chip does not have.
 pub fn no_offset_reason(chip: &str, lines: u32, offset: u32) -> String {
     format!(
@@ -114,11 +132,21 @@ pub fn no_offset_reason(chip: &str, lines: u32, offset: u32) -> String {
 }
 
 /// The message for a line name the chip does not have.
-pub fn no_name_reason(chip: &str, name: &str) -> String {
+fn no_name_reason(chip: &str, name: &str) -> String {
     format!("{chip} has no line named \"{name}\"")
 }
 
-/// The message for a chip that was not found.
+/// The message for a chip device the daemon may not open: who may, and the fix.
+pub fn permission_reason(path: &str) -> String {
+    format!(
+        "cannot open {path}: permission denied; the GPIO chips belong to group gpio: \
+         add the daemon's user to it (sudo usermod -aG gpio USER, then start it again) \
+         or give the group the chips with a udev rule \
+         (SUBSYSTEM==\"gpio\", KERNEL==\"gpiochip*\", GROUP=\"gpio\", MODE=\"0660\")"
+    )
+}
+
+/// The message for a chip that was not found, listing the chips that were.
 pub fn no_chip_reason(spec: &str, known: &[(String, String)]) -> String {
     let known = if known.is_empty() {
         "there are no GPIO chips".to_string()

@@ -9,10 +9,10 @@
 //! HTTP threads.
 
 use super::backend::{
-    busy_reason, no_chip_reason, no_name_reason, no_offset_reason, Backend, ChipInfo,
+    busy_reason, find_line, no_chip_reason, permission_reason, Backend, ChipInfo,
     LineHandle as Handle, LineInfo, LineRequest, Place, RawEdge, RequestError,
 };
-use super::config::{Bias, Direction, LineRef};
+use super::config::{Bias, Direction};
 use gpio_cdev::{
     Chip, EventRequestFlags, LineDirection, LineEventHandle, LineHandle, LineRequestFlags,
 };
@@ -72,22 +72,20 @@ impl Cdev {
     /// a label is free text that could look like a name.
     fn find_chip(&self, spec: &str) -> Result<Chip, String> {
         if spec.contains('/') {
-            return Chip::new(spec).map_err(|e| format!("cannot open {spec}: {}", e));
+            return open_chip(Path::new(spec));
         }
         let direct = self.dev_dir.join(spec);
         if spec.starts_with("gpiochip") && direct.exists() {
-            return Chip::new(&direct)
-                .map_err(|e| format!("cannot open {}: {}", direct.display(), e));
+            return open_chip(&direct);
         }
         let mut known = Vec::new();
         let mut first_error = None;
         for path in self.chip_paths() {
-            match Chip::new(&path) {
+            match open_chip(&path) {
                 Ok(chip) if chip.name() == spec || chip.label() == spec => return Ok(chip),
                 Ok(chip) => known.push((chip.name().to_string(), chip.label().to_string())),
                 Err(e) => {
-                    first_error
-                        .get_or_insert_with(|| format!("; cannot open {}: {}", path.display(), e));
+                    first_error.get_or_insert_with(|| format!("; {e}"));
                 }
             }
         }
@@ -96,6 +94,22 @@ impl Cdev {
             no_chip_reason(spec, &known),
             first_error.unwrap_or_default()
         ))
+    }
+}
+
+/// Open a chip device; permission denied names the group and the fix.
+fn open_chip(path: &Path) -> Result<Chip, String> {
+    Chip::new(path).map_err(|e| open_failure(path, &e))
+}
+
+fn open_failure(path: &Path, e: &gpio_cdev::Error) -> String {
+    let denied = std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| io.kind() == ErrorKind::PermissionDenied);
+    if denied {
+        permission_reason(&path.display().to_string())
+    } else {
+        format!("cannot open {}: {e}", path.display())
     }
 }
 
@@ -130,25 +144,13 @@ impl Backend for Cdev {
         let mut chip = self.find_chip(req.chip).map_err(|r| fail(&place, r))?;
         let chip_name = chip.name().to_string();
         place.chip = Some(chip_name.clone());
-        let offset = match req.line {
-            LineRef::Offset(o) if *o < chip.num_lines() => *o,
-            LineRef::Offset(o) => {
-                return Err(fail(
-                    &place,
-                    no_offset_reason(&chip_name, chip.num_lines(), *o),
-                ))
-            }
-            LineRef::Name(n) => chip
-                .lines()
-                .find(|l| {
-                    l.info()
-                        .ok()
-                        .and_then(|i| i.name().map(|s| s == n))
-                        .unwrap_or(false)
-                })
-                .map(|l| l.offset())
-                .ok_or_else(|| fail(&place, no_name_reason(&chip_name, n)))?,
+        let lines = chip.num_lines();
+        let named = |offset: u32, name: &str| {
+            chip.get_line(offset)
+                .and_then(|l| l.info())
+                .is_ok_and(|i| i.name() == Some(name))
         };
+        let offset = find_line(&chip_name, lines, req.line, named).map_err(|r| fail(&place, r))?;
         place.offset = Some(offset);
         let line = chip
             .get_line(offset)
@@ -193,11 +195,12 @@ impl Backend for Cdev {
     fn chips(&self) -> Result<Vec<ChipInfo>, String> {
         let mut chips = Vec::new();
         for path in self.chip_paths() {
-            let chip =
-                Chip::new(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+            let chip = open_chip(&path)?;
             // gpio-cdev keeps its chip fd to itself; the bias bits need one.
-            let raw = std::fs::File::open(&path)
-                .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+            let raw = std::fs::File::open(&path).map_err(|e| match e.kind() {
+                ErrorKind::PermissionDenied => permission_reason(&path.display().to_string()),
+                _ => format!("cannot open {}: {e}", path.display()),
+            })?;
             let mut line_info = Vec::with_capacity(chip.num_lines() as usize);
             for line in chip.lines() {
                 let info = line
@@ -310,6 +313,7 @@ impl Handle for CdevLine {
 
 #[cfg(test)]
 mod tests {
+    use super::super::config::LineRef;
     use super::*;
 
     #[test]
@@ -355,6 +359,29 @@ mod tests {
             "{}",
             e.reason
         );
+        assert!(
+            e.reason.ends_with("(there are no GPIO chips)"),
+            "{}",
+            e.reason
+        );
         assert!(c.chips().unwrap().is_empty());
+    }
+
+    #[test]
+    fn permission_denied_names_the_group_and_the_fix() {
+        let path = Path::new("/dev/gpiochip0");
+        let denied = gpio_cdev::Error::from(std::io::Error::from(ErrorKind::PermissionDenied));
+        let m = open_failure(path, &denied);
+        assert!(
+            m.starts_with("cannot open /dev/gpiochip0: permission denied;"),
+            "{m}"
+        );
+        assert!(
+            m.contains("group gpio") && m.contains("usermod -aG gpio"),
+            "{m}"
+        );
+        assert!(m.contains("udev rule"), "{m}");
+        let other = gpio_cdev::Error::from(std::io::Error::from(ErrorKind::NotFound));
+        assert!(!open_failure(path, &other).contains("group gpio"));
     }
 }

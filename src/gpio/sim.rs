@@ -10,10 +10,10 @@
 //! watcher polls simulated lines exactly as it polls kernel ones.
 
 use super::backend::{
-    busy_reason, no_chip_reason, no_name_reason, no_offset_reason, Backend, ChipInfo, LineHandle,
+    busy_reason, find_line, no_chip_reason, no_offset_reason, Backend, ChipInfo, LineHandle,
     LineInfo, LineRequest, Place, RawEdge, RequestError,
 };
-use super::config::{Bias, Direction, LineRef};
+use super::config::{Bias, Direction};
 use super::sys::{monotonic_ns, EventFd};
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, RawFd};
@@ -221,22 +221,9 @@ impl Backend for Sim {
         let (ci, chip_name) = find_chip(&state, req.chip).map_err(|r| fail(&place, r))?;
         place.chip = Some(chip_name.clone());
         let lines = &state.chips[ci].lines;
-        let offset = match req.line {
-            LineRef::Offset(o) if (*o as usize) < lines.len() => *o,
-            LineRef::Offset(o) => {
-                return Err(fail(
-                    &place,
-                    no_offset_reason(&chip_name, lines.len() as u32, *o),
-                ))
-            }
-            LineRef::Name(n) => match lines
-                .iter()
-                .position(|l| l.name.as_deref() == Some(n.as_str()))
-            {
-                Some(i) => i as u32,
-                None => return Err(fail(&place, no_name_reason(&chip_name, n))),
-            },
-        };
+        let named = |offset: u32, name: &str| lines[offset as usize].name.as_deref() == Some(name);
+        let offset = find_line(&chip_name, lines.len() as u32, req.line, named)
+            .map_err(|r| fail(&place, r))?;
         place.offset = Some(offset);
         let generation = state.next_generation;
         state.next_generation += 1;
@@ -376,6 +363,7 @@ impl Drop for SimLine {
 
 #[cfg(test)]
 mod tests {
+    use super::super::config::LineRef;
     use super::*;
 
     fn req<'a>(chip: &'a str, line: &'a LineRef, direction: Direction) -> LineRequest<'a> {
