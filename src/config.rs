@@ -4,7 +4,7 @@
 //! Parsing is two steps. serde rejects unknown keys and wrong types with a line and
 //! column; `validate` then checks what types cannot say and names the key path.
 
-use crate::gpio::config::GpioConfig;
+use crate::gpio::config::{Edge, GpioConfig};
 use crate::supervisor::config::ProgramConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -99,6 +99,10 @@ impl Default for AuthConfig {
     }
 }
 
+// The `email` and `info` sections and `rules` are parsed and checked here, and
+// not used yet: their subsystems do not exist. Each moves to its subsystem's
+// `config.rs` (as gpio and programs have) when that subsystem is written.
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EmailConfig {
@@ -174,19 +178,62 @@ pub struct MetricsConfig {
     pub public: bool,
 }
 
-/// A configuration that could not be used: where and why.
+/// Why the configuration file could not be used. Shown (with `Display`) as one
+/// line per problem, each starting with the file's path as compilers do, so that
+/// `check-config` and a failed start say the same.
 #[derive(Debug)]
-pub struct ConfigError {
-    pub path: PathBuf,
-    pub problems: Vec<String>,
+pub enum ConfigError {
+    /// The file could not be read: missing, unreadable, not UTF-8.
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// Not JSON, an unknown key or a wrong type, at a line and column.
+    Syntax { path: PathBuf, error: SyntaxError },
+    /// An environment override (`SMTP_PORT`, ...) has a value that cannot be used.
+    Env { path: PathBuf, problem: String },
+    /// Well-formed, but values that cannot work; each problem names its key path.
+    Invalid {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for p in &self.problems {
-            writeln!(f, "{}: {}", self.path.display(), p)?;
+        match self {
+            ConfigError::Read { path, error } => {
+                writeln!(f, "{}: cannot read the file: {error}", path.display())
+            }
+            ConfigError::Syntax { path, error } => writeln!(f, "{}: {error}", path.display()),
+            ConfigError::Env { path, problem } => writeln!(f, "{}: {problem}", path.display()),
+            ConfigError::Invalid { path, problems } => {
+                for p in problems {
+                    writeln!(f, "{}: {p}", path.display())?;
+                }
+                Ok(())
+            }
         }
-        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// JSON the file's types do not accept: where, and serde's words for what.
+#[derive(Debug)]
+pub struct SyntaxError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "line {} column {}: {}",
+            self.line, self.column, self.message
+        )
     }
 }
 
@@ -203,44 +250,50 @@ pub fn resolve_path(flag: Option<&str>) -> PathBuf {
 
 /// Read, parse, apply the environment, resolve paths and validate.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let fail = |problems: Vec<String>| ConfigError {
-        path: path.to_path_buf(),
-        problems,
+    let path_buf = || path.to_path_buf();
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+        path: path_buf(),
+        error,
+    })?;
+    let mut config = parse(&text).map_err(|error| ConfigError::Syntax {
+        path: path_buf(),
+        error,
+    })?;
+    apply_env(&mut config, |k| std::env::var(k).ok()).map_err(|problem| ConfigError::Env {
+        path: path_buf(),
+        problem,
+    })?;
+    let base = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| fail(vec![format!("cannot read the file: {e}")]))?;
-    let mut config = parse(&text).map_err(|e| fail(vec![e]))?;
-    apply_env(&mut config, |k| std::env::var(k).ok()).map_err(|e| fail(vec![e]))?;
-    let base = path
-        .parent()
-        .map(|p| {
-            if p.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                p
-            }
-        })
-        .unwrap_or(Path::new("."));
     let base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
     config.resolve_paths(&base);
     let problems = config.validate();
     if problems.is_empty() {
         Ok(config)
     } else {
-        Err(fail(problems))
+        Err(ConfigError::Invalid {
+            path: path_buf(),
+            problems,
+        })
     }
 }
 
 /// Parse the JSON text; the error names line, column and the offending key.
-pub fn parse(text: &str) -> Result<Config, String> {
+pub fn parse(text: &str) -> Result<Config, SyntaxError> {
     serde_json::from_str(text).map_err(|e| {
         let what = e.to_string();
-        // serde_json appends " at line L column C"; put the place first, as compilers do.
-        let what = match what.rfind(" at line ") {
+        // serde_json appends " at line L column C"; the place goes first instead.
+        let message = match what.rfind(" at line ") {
             Some(i) => what[..i].to_string(),
             None => what,
         };
-        format!("line {} column {}: {}", e.line(), e.column(), what)
+        SyntaxError {
+            line: e.line(),
+            column: e.column(),
+            message,
+        }
     })
 }
 
@@ -412,7 +465,8 @@ fn validate_rule(i: usize, rule: &serde_json::Value, config: &Config) -> Vec<Str
                     bad(format!("when.gpio: no pin named {pin:?}"));
                 }
                 let edge = when.get("edge").and_then(|e| e.as_str()).unwrap_or("both");
-                if !["rising", "falling", "both"].contains(&edge) {
+                let parsed = serde_json::from_value::<Edge>(serde_json::Value::from(edge));
+                if !matches!(parsed, Ok(Edge::Rising | Edge::Falling | Edge::Both)) {
                     bad(format!(
                         "when.edge: {edge:?} is not rising, falling or both"
                     ));
@@ -467,14 +521,18 @@ mod tests {
 
     #[test]
     fn unknown_key_is_named_with_its_place() {
-        let err = parse("{\n  \"http\": {\n    \"bnid\": \"x\"\n  }\n}").unwrap_err();
+        let err = parse("{\n  \"http\": {\n    \"bnid\": \"x\"\n  }\n}")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("line 3 column"), "{err}");
         assert!(err.contains("bnid"), "{err}");
     }
 
     #[test]
     fn wrong_type_is_named() {
-        let err = parse("{\"http\": {\"workers\": \"four\"}}").unwrap_err();
+        let err = parse("{\"http\": {\"workers\": \"four\"}}")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 1"), "{err}");
         assert!(err.contains("invalid type"), "{err}");
     }
@@ -514,6 +572,45 @@ mod tests {
         assert_eq!(c.email.from.as_deref(), Some("a@b"));
         let bad = |k: &str| (k == "SMTP_PORT").then(|| "lots".to_string());
         assert!(apply_env(&mut c, bad).unwrap_err().contains("SMTP_PORT"));
+    }
+
+    #[test]
+    fn every_error_starts_with_the_path() {
+        let dir = std::env::temp_dir().join(format!("pistack-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = dir.join("missing.json");
+        let e = load(&missing).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("{}: cannot read the file: ", missing.display())),
+            "{e}"
+        );
+        let bad = dir.join("bad.json");
+        std::fs::write(&bad, r#"{"http":{"workers":0,"max_body_bytes":1}}"#).unwrap();
+        let e = load(&bad).unwrap_err().to_string();
+        let lines: Vec<&str> = e.lines().collect();
+        assert_eq!(lines.len(), 2, "{e}");
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.starts_with(&format!("{}: http.", bad.display()))),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn rule_edges_are_the_edge_filters_but_none() {
+        for (edge, ok) in [
+            ("rising", true),
+            ("both", true),
+            ("none", false),
+            ("up", false),
+        ] {
+            let text = format!(
+                r#"{{"gpio":{{"pins":{{"B":{{"line":4}}}}}},"rules":[{{"when":{{"gpio":"B","edge":"{edge}"}},"then":[{{"log":"x"}}]}}]}}"#
+            );
+            assert_eq!(parse(&text).unwrap().validate().is_empty(), ok, "{edge}");
+        }
     }
 
     #[test]
