@@ -118,26 +118,13 @@ mod tests {
 
     /// The shape of a local RFC 3339 time: `YYYY-MM-DDThh:mm:ss.mmm+hh:mm`.
     fn is_rfc3339_local(s: &str) -> bool {
-        let b = s.as_bytes();
-        let digits = |r: std::ops::Range<usize>| r.into_iter().all(|i| b[i].is_ascii_digit());
-        b.len() == 29
-            && digits(0..4)
-            && b[4] == b'-'
-            && digits(5..7)
-            && b[7] == b'-'
-            && digits(8..10)
-            && b[10] == b'T'
-            && digits(11..13)
-            && b[13] == b':'
-            && digits(14..16)
-            && b[16] == b':'
-            && digits(17..19)
-            && b[19] == b'.'
-            && digits(20..23)
-            && (b[23] == b'+' || b[23] == b'-')
-            && digits(24..26)
-            && b[26] == b':'
-            && digits(27..29)
+        const SHAPE: &str = "9999-99-99T99:99:99.999+99:99";
+        s.len() == SHAPE.len()
+            && s.chars().zip(SHAPE.chars()).all(|(c, k)| match k {
+                '9' => c.is_ascii_digit(),
+                '+' => c == '+' || c == '-',
+                k => c == k,
+            })
     }
 
     #[test]

@@ -61,6 +61,16 @@ pub enum Direction {
     Out,
 }
 
+impl Direction {
+    /// "in" or "out", as the config and the API spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::In => "in",
+            Direction::Out => "out",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Bias {

@@ -168,6 +168,76 @@ pub struct Gpio {
     watcher_error: Option<String>,
 }
 
+/// Request one pin's line; the pin keeps the reason when that fails. An input
+/// that watches edges comes with its watch, started at the level read now.
+fn request_pin(
+    index: usize,
+    name: &str,
+    pc: &PinConfig,
+    backend: &dyn Backend,
+) -> (Pin, Option<watcher::Watch>) {
+    let req = LineRequest {
+        chip: &pc.chip,
+        line: &pc.line,
+        direction: pc.direction,
+        active_low: pc.active_low,
+        bias: pc.bias,
+        initial: pc.initial,
+        edges: pc.direction == Direction::In && pc.edge != Edge::None,
+    };
+    let mut pin = Pin {
+        name: name.to_string(),
+        config: pc.clone(),
+        chip: pc.chip.clone(),
+        offset: match pc.line {
+            LineRef::Offset(o) => Some(o),
+            LineRef::Name(_) => None,
+        },
+        line: None,
+        error: Mutex::new(None),
+        op: Mutex::new(()),
+    };
+    let (place, handle) = match backend.request(&req) {
+        Ok((place, handle)) => (place, Arc::<dyn LineHandle>::from(handle)),
+        Err(e) => {
+            log::error!("gpio: pin {name}: {}", e.reason);
+            pin.chip = e.place.chip.unwrap_or(pin.chip);
+            pin.offset = e.place.offset.or(pin.offset);
+            *pin.error.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(e.reason);
+            return (pin, None);
+        }
+    };
+    pin.chip = place.chip.unwrap_or(pin.chip);
+    pin.offset = place.offset.or(pin.offset);
+    log::info!(
+        "gpio: pin {name} is line {} of {} ({}, {})",
+        pin.offset.unwrap_or_default(),
+        pin.chip,
+        pc.direction.as_str(),
+        backend.kind()
+    );
+    pin.line = Some(handle.clone());
+    if !req.edges {
+        return (pin, None);
+    }
+    // The level at request time is the debouncer's starting point.
+    match handle.get() {
+        Ok(initial) => {
+            let watch = watcher::Watch {
+                pin: index,
+                handle,
+                debouncer: Debouncer::new(pc.debounce_ms, initial),
+                edge: pc.edge,
+            };
+            (pin, Some(watch))
+        }
+        Err(e) => {
+            *pin.error.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            (pin, None)
+        }
+    }
+}
+
 impl Gpio {
     /// Open the configured backend and request every pin. Never fails as a whole:
     /// each pin that cannot be had keeps its reason.
@@ -194,64 +264,9 @@ impl Gpio {
         let mut pins = Vec::with_capacity(config.pins.len());
         let mut watches = Vec::new();
         for (name, pc) in &config.pins {
-            let req = LineRequest {
-                chip: &pc.chip,
-                line: &pc.line,
-                direction: pc.direction,
-                active_low: pc.active_low,
-                bias: pc.bias,
-                initial: pc.initial,
-                edges: pc.direction == Direction::In && pc.edge != Edge::None,
-            };
-            let configured_offset = match pc.line {
-                LineRef::Offset(o) => Some(o),
-                LineRef::Name(_) => None,
-            };
-            let mut pin = Pin {
-                name: name.clone(),
-                config: pc.clone(),
-                chip: pc.chip.clone(),
-                offset: configured_offset,
-                line: None,
-                error: Mutex::new(None),
-                op: Mutex::new(()),
-            };
-            match backend.request(&req) {
-                Ok((place, handle)) => {
-                    let handle: Arc<dyn LineHandle> = Arc::from(handle);
-                    pin.chip = place.chip.unwrap_or(pin.chip);
-                    pin.offset = place.offset.or(pin.offset);
-                    if req.edges {
-                        // The level at request time is the debouncer's starting point.
-                        match handle.get() {
-                            Ok(initial) => watches.push(watcher::Watch {
-                                pin: pins.len(),
-                                handle: handle.clone(),
-                                debouncer: Debouncer::new(pc.debounce_ms, initial),
-                                edge: pc.edge,
-                            }),
-                            Err(e) => {
-                                *pin.error.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(e)
-                            }
-                        }
-                    }
-                    log::info!(
-                        "gpio: pin {name} is line {} of {} ({:?}, {})",
-                        pin.offset.unwrap_or_default(),
-                        pin.chip,
-                        pc.direction,
-                        backend.kind()
-                    );
-                    pin.line = Some(handle);
-                }
-                Err(e) => {
-                    log::error!("gpio: pin {name}: {}", e.reason);
-                    pin.chip = e.place.chip.unwrap_or(pin.chip);
-                    pin.offset = e.place.offset.or(pin.offset);
-                    *pin.error.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(e.reason);
-                }
-            }
+            let (pin, watch) = request_pin(pins.len(), name, pc, backend.as_ref());
             pins.push(pin);
+            watches.extend(watch);
         }
         let shared = Arc::new(Shared {
             pins,
