@@ -428,81 +428,100 @@ impl Config {
 /// for names that refer to programs and pins that exist.
 fn validate_rule(i: usize, rule: &serde_json::Value, config: &Config) -> Vec<String> {
     let mut problems = Vec::new();
-    let mut bad = |msg: String| problems.push(format!("rules[{i}]: {msg}"));
     let Some(obj) = rule.as_object() else {
-        bad("must be an object with \"when\" and \"then\"".into());
-        return problems;
+        problems.push("must be an object with \"when\" and \"then\"".to_string());
+        return at_rule(i, problems);
     };
     for key in obj.keys() {
         if !["name", "when", "then", "cooldown_s"].contains(&key.as_str()) {
-            bad(format!(
+            problems.push(format!(
                 "unknown key {key:?} (expected name, when, then, cooldown_s)"
             ));
         }
     }
     match obj.get("when").and_then(|w| w.as_object()) {
-        Some(when) => {
-            if let Some(p) = when.get("process").and_then(|p| p.as_str()) {
-                if p != "*" && !config.programs.contains_key(p) {
-                    bad(format!("when.process: no program named {p:?}"));
-                }
-                for k in ["to", "from"] {
-                    if let Some(s) = when.get(k) {
-                        let ok = s.as_str().is_some_and(|s| {
-                            [
-                                "STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED",
-                                "FATAL", "UNKNOWN",
-                            ]
-                            .contains(&s)
-                        });
-                        if !ok {
-                            bad(format!("when.{k}: not a process state"));
-                        }
-                    }
-                }
-            } else if let Some(pin) = when.get("gpio").and_then(|p| p.as_str()) {
-                if !config.gpio.pins.contains_key(pin) {
-                    bad(format!("when.gpio: no pin named {pin:?}"));
-                }
-                let edge = when.get("edge").and_then(|e| e.as_str()).unwrap_or("both");
-                let parsed = serde_json::from_value::<Edge>(serde_json::Value::from(edge));
-                if !matches!(parsed, Ok(Edge::Rising | Edge::Falling | Edge::Both)) {
-                    bad(format!(
-                        "when.edge: {edge:?} is not rising, falling or both"
-                    ));
-                }
-            } else {
-                bad("when: needs \"process\" or \"gpio\"".into());
-            }
-        }
-        None => bad("when: missing or not an object".into()),
+        Some(when) => problems.extend(validate_when(when, config)),
+        None => problems.push("when: missing or not an object".into()),
     }
-    const ACTIONS: [&str; 10] = [
-        "email",
-        "start",
-        "stop",
-        "restart",
-        "gpio_set",
-        "gpio_toggle",
-        "gpio_pulse",
-        "http",
-        "log",
-        "webhook",
-    ];
-    match obj.get("then").and_then(|t| t.as_array()) {
-        Some(actions) if !actions.is_empty() => {
-            for (j, action) in actions.iter().enumerate() {
-                let kind = action
-                    .as_object()
-                    .filter(|a| a.len() == 1)
-                    .and_then(|a| a.keys().next());
-                match kind {
-                    Some(k) if ACTIONS.contains(&k.as_str()) => {}
-                    _ => bad(format!("then[{j}]: one of {}", ACTIONS.join(", "))),
+    problems.extend(validate_then(obj.get("then")));
+    at_rule(i, problems)
+}
+
+fn at_rule(i: usize, problems: Vec<String>) -> Vec<String> {
+    problems
+        .into_iter()
+        .map(|p| format!("rules[{i}]: {p}"))
+        .collect()
+}
+
+/// A trigger: a process changing state, or an edge of a pin.
+fn validate_when(
+    when: &serde_json::Map<String, serde_json::Value>,
+    config: &Config,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Some(p) = when.get("process").and_then(|p| p.as_str()) {
+        if p != "*" && !config.programs.contains_key(p) {
+            problems.push(format!("when.process: no program named {p:?}"));
+        }
+        for k in ["to", "from"] {
+            if let Some(s) = when.get(k) {
+                let ok = s.as_str().is_some_and(|s| PROCESS_STATES.contains(&s));
+                if !ok {
+                    problems.push(format!("when.{k}: not a process state"));
                 }
             }
         }
-        _ => bad("then: a non-empty list of actions".into()),
+    } else if let Some(pin) = when.get("gpio").and_then(|p| p.as_str()) {
+        if !config.gpio.pins.contains_key(pin) {
+            problems.push(format!("when.gpio: no pin named {pin:?}"));
+        }
+        let edge = when.get("edge").and_then(|e| e.as_str()).unwrap_or("both");
+        let parsed = serde_json::from_value::<Edge>(serde_json::Value::from(edge));
+        if !matches!(parsed, Ok(Edge::Rising | Edge::Falling | Edge::Both)) {
+            problems.push(format!(
+                "when.edge: {edge:?} is not rising, falling or both"
+            ));
+        }
+    } else {
+        problems.push("when: needs \"process\" or \"gpio\"".into());
+    }
+    problems
+}
+
+/// The states a rule may name: the supervisor's, as its API spells them.
+// TODO(supervisor): take these from the supervisor's State enum once it parses.
+const PROCESS_STATES: [&str; 8] = [
+    "STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL", "UNKNOWN",
+];
+
+const ACTIONS: [&str; 10] = [
+    "email",
+    "start",
+    "stop",
+    "restart",
+    "gpio_set",
+    "gpio_toggle",
+    "gpio_pulse",
+    "http",
+    "log",
+    "webhook",
+];
+
+/// The actions: a non-empty list, each an object with one known key.
+fn validate_then(then: Option<&serde_json::Value>) -> Vec<String> {
+    let Some(actions) = then.and_then(|t| t.as_array()).filter(|a| !a.is_empty()) else {
+        return vec!["then: a non-empty list of actions".into()];
+    };
+    let mut problems = Vec::new();
+    for (j, action) in actions.iter().enumerate() {
+        let kind = action
+            .as_object()
+            .filter(|a| a.len() == 1)
+            .and_then(|a| a.keys().next());
+        if !kind.is_some_and(|k| ACTIONS.contains(&k.as_str())) {
+            problems.push(format!("then[{j}]: one of {}", ACTIONS.join(", ")));
+        }
     }
     problems
 }
@@ -596,6 +615,25 @@ mod tests {
             "{e}"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn every_problem_of_a_rule_is_named_in_order() {
+        let c = parse(
+            r#"{"rules":[{"z":1,"when":{"process":"nope","to":"UP"},"then":[{"log":"x"},{"x":1}]},{"when":{}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.validate(),
+            vec![
+                "rules[0]: unknown key \"z\" (expected name, when, then, cooldown_s)",
+                "rules[0]: when.process: no program named \"nope\"",
+                "rules[0]: when.to: not a process state",
+                "rules[0]: then[1]: one of email, start, stop, restart, gpio_set, gpio_toggle, gpio_pulse, http, log, webhook",
+                "rules[1]: when: needs \"process\" or \"gpio\"",
+                "rules[1]: then: a non-empty list of actions",
+            ]
+        );
     }
 
     #[test]
