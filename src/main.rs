@@ -113,10 +113,10 @@ fn router(
     gpio: &Arc<gpio::Gpio>,
 ) -> (http::router::Router, Arc<http::Stats>) {
     let mut health = health::Health::new();
-    health.add("auth", Box::new(|| Ok(())));
+    health.add(health::Service::Auth, Box::new(|| Ok(())));
     let (s, g) = (supervisor.clone(), gpio.clone());
-    health.add("supervisor", Box::new(move || s.check()));
-    health.add("io", Box::new(move || g.health()));
+    health.add(health::Service::Supervisor, Box::new(move || s.check()));
+    health.add(health::Service::Io, Box::new(move || g.health()));
 
     let stats = Arc::new(http::Stats::default());
     let mut metrics = metrics::Metrics::default();
