@@ -116,16 +116,22 @@ impl Health {
     }
 }
 
+/// A `GET` anyone may call: every route here is one.
+fn public_get(
+    path: &'static str,
+    summary: &'static str,
+    handler: impl Fn(&crate::http::request::Ctx) -> Result<Reply, ApiError> + Send + Sync + 'static,
+) -> Route {
+    Route::new("GET", path, Access::Public, summary, handler)
+}
+
 /// The routes of health and of the API documents. The documents are made from the
 /// finished route table, handed in through `table` once the router is built.
 pub fn routes(health: Arc<Health>, table: Arc<OnceLock<Documents>>) -> Vec<Route> {
     let overall = health.clone();
-    let mut routes = vec![Route::new(
-        "GET",
-        "/api/health",
-        Access::Public,
-        "Daemon health",
-        move |_| {
+    let docs = table.clone();
+    let mut routes = vec![
+        public_get("/api/health", "Daemon health", move |_| {
             let (ok, subsystems) = overall.report();
             Ok(Reply::ok(&json!({
                 "status": if ok { "ok" } else { "degraded" },
@@ -133,31 +139,23 @@ pub fn routes(health: Arc<Health>, table: Arc<OnceLock<Documents>>) -> Vec<Route
                 "uptime_s": overall.uptime_s(),
                 "subsystems": subsystems,
             })))
-        },
-    )];
-    let docs = table.clone();
-    routes.push(Route::new(
-        "GET",
-        "/api/openapi.json",
-        Access::Public,
-        "OpenAPI 3 document of the whole API",
-        move |_| document(&docs, None),
-    ));
+        }),
+        public_get(
+            "/api/openapi.json",
+            "OpenAPI 3 document of the whole API",
+            move |_| document(&docs, None),
+        ),
+    ];
     for service in Service::ALL {
         let (health_path, spec_path) = service.paths();
-        let one = health.clone();
-        routes.push(Route::new(
-            "GET",
+        let (one, docs) = (health.clone(), table.clone());
+        routes.push(public_get(
             health_path,
-            Access::Public,
             "Service health (503 unless ok)",
             move |_| Ok(service_reply(&one, service)),
         ));
-        let docs = table.clone();
-        routes.push(Route::new(
-            "GET",
+        routes.push(public_get(
             spec_path,
-            Access::Public,
             "OpenAPI document of one service",
             move |_| document(&docs, Some(service)),
         ));
