@@ -5,6 +5,7 @@
 //! column; `validate` then checks what types cannot say and names the key path.
 
 use crate::gpio::config::{Edge, GpioConfig};
+use crate::metrics::MetricsConfig;
 use crate::supervisor::config::ProgramConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -169,13 +170,6 @@ impl Default for WeatherConfig {
             cache_s: 600,
         }
     }
-}
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MetricsConfig {
-    /// Serve `/metrics` without a token.
-    pub public: bool,
 }
 
 /// Why the configuration file could not be used. Shown (with `Display`) as one

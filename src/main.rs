@@ -130,7 +130,7 @@ fn router(
     routes.extend(auth::api::routes(auth.clone()));
     routes.extend(supervisor::api::routes(supervisor.clone()));
     routes.extend(gpio::api::routes(gpio.clone()));
-    routes.push(metrics::route(Arc::new(metrics), config.metrics.public));
+    routes.push(metrics::route(Arc::new(metrics), &config.metrics));
     let router = http::router::Router::new(routes);
     let _ = docs.set(health::documents(router.routes()));
     (router, stats)
