@@ -203,7 +203,7 @@ fn request_pin(
             log::error!("gpio: pin {name}: {}", e.reason);
             pin.chip = e.place.chip.unwrap_or(pin.chip);
             pin.offset = e.place.offset.or(pin.offset);
-            *pin.error.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(e.reason);
+            *pin.error.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(e.reason.to_string());
             return (pin, None);
         }
     };
@@ -418,7 +418,7 @@ impl Gpio {
             .offset
             .ok_or_else(|| Error::Unavailable(format!("pin {name} has no line")))?;
         sim.set_input(&pin.chip, offset, level)
-            .map_err(Error::Unavailable)?;
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
         self.read(name)
     }
 
