@@ -27,14 +27,35 @@ usage:
 
 --config defaults to $PISTACK_CONFIG, then /etc/pistack/pistack.json";
 
-pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
+/// A command line that cannot be run; shown before the usage text.
+#[derive(Debug, PartialEq, Eq)]
+pub enum UsageError {
+    /// `--config` (or `-c`) at the end, without its file.
+    ConfigNeedsFile,
+    /// An option pistack does not have.
+    UnknownOption(String),
+    /// Words that are no command, or a command with the wrong number of arguments.
+    Unexpected(String),
+}
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UsageError::ConfigNeedsFile => write!(f, "--config needs a file"),
+            UsageError::UnknownOption(o) => write!(f, "unknown option {o}"),
+            UsageError::Unexpected(w) => write!(f, "unexpected arguments starting at {w:?}"),
+        }
+    }
+}
+
+pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, UsageError> {
     let mut config_flag = None;
     let mut words = Vec::new();
     let mut args = args.peekable();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--config" | "-c" => {
-                config_flag = Some(args.next().ok_or("--config needs a file")?);
+                config_flag = Some(args.next().ok_or(UsageError::ConfigNeedsFile)?);
             }
             s if s.starts_with("--config=") => {
                 config_flag = Some(s["--config=".len()..].to_string())
@@ -51,7 +72,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
                     command: Command::Help,
                 })
             }
-            s if s.starts_with('-') => return Err(format!("unknown option {s}")),
+            s if s.starts_with('-') => return Err(UsageError::UnknownOption(s.to_string())),
             _ => words.push(a),
         }
     }
@@ -62,7 +83,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
         Some("import-supervisord") if words.len() == 2 => {
             Command::ImportSupervisord(words[1].clone().into())
         }
-        Some(w) => return Err(format!("unexpected arguments starting at {w:?}")),
+        Some(w) => return Err(UsageError::Unexpected(w.to_string())),
         None => Command::Serve,
     };
     Ok(Args {
@@ -105,10 +126,7 @@ pub fn passwd(path: &std::path::Path, name: &str) -> i32 {
         let password = line.trim_end_matches(['\n', '\r']);
         let auth = crate::auth::Auth::open(&config.auth, &config.state_dir)?;
         auth.set_password_by_name(name, password)
-            .map_err(|e| match e {
-                crate::auth::Error::Invalid(m) | crate::auth::Error::NotFound(m) => m,
-                other => format!("{other:?}"),
-            })?;
+            .map_err(auth_message)?;
         println!("password of {name} changed; their sessions are ended");
         Ok(())
     };
@@ -118,5 +136,43 @@ pub fn passwd(path: &std::path::Path, name: &str) -> i32 {
             eprintln!("pistack passwd: {}", e.trim_end());
             1
         }
+    }
+}
+
+/// The words of an auth error for a person at a terminal (not its `Debug` form).
+fn auth_message(e: crate::auth::Error) -> String {
+    use crate::auth::Error;
+    match e {
+        Error::Invalid(m) | Error::NotFound(m) | Error::Conflict(m) | Error::Unauthenticated(m) => {
+            m
+        }
+        Error::Storage(m) => format!("could not save: {m}"),
+        Error::Throttled { retry_after_s } => {
+            format!("too many failed logins; try again in {retry_after_s} s")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(line: &str) -> Result<Args, UsageError> {
+        parse(line.split_whitespace().map(String::from))
+    }
+
+    #[test]
+    fn bad_command_lines_say_what_is_wrong() {
+        let err = |line: &str| words(line).err().map(|e| e.to_string());
+        assert_eq!(err("--config").as_deref(), Some("--config needs a file"));
+        assert_eq!(err("--nope").as_deref(), Some("unknown option --nope"));
+        assert_eq!(
+            err("passwd").as_deref(),
+            Some("unexpected arguments starting at \"passwd\"")
+        );
+        assert!(matches!(words("").unwrap().command, Command::Serve));
+        let a = words("-c /x.json check-config").unwrap();
+        assert!(matches!(a.command, Command::CheckConfig));
+        assert_eq!(a.config, PathBuf::from("/x.json"));
     }
 }

@@ -3,6 +3,7 @@
 //! for its API, and the [`Bus`] hands every event to its subscribers (the rules
 //! thread) through channels, so a slow subscriber never blocks a publisher.
 
+use crate::gpio::config::Edge;
 use crate::supervisor::state::State;
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -13,13 +14,6 @@ pub fn now_s() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
 
@@ -38,8 +32,8 @@ pub struct ProcessEvent {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct GpioEvent {
     pub pin: String,
-    /// "rising" or "falling", in logical terms (active_low applied).
-    pub edge: String,
+    /// Rising or falling (never `none` or `both`), in logical terms (active_low applied).
+    pub edge: Edge,
     pub value: u8,
     /// The kernel's timestamp of the edge, nanoseconds (CLOCK_MONOTONIC), when known.
     pub timestamp_ns: Option<u64>,
@@ -133,6 +127,8 @@ impl Bus {
 
     /// A receiver of every event published from now on. Holds at most `backlog`
     /// undelivered events; beyond that new events are dropped for it (and logged).
+    /// Only tests subscribe until the rules thread exists.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn subscribe(&self, backlog: usize) -> Receiver<Event> {
         let (tx, rx) = sync_channel(backlog);
         self.subscribers
@@ -180,7 +176,7 @@ mod tests {
         drop(gone);
         let ev = Event::Gpio(GpioEvent {
             pin: "B".into(),
-            edge: "rising".into(),
+            edge: Edge::Rising,
             value: 1,
             timestamp_ns: None,
         });

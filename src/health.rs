@@ -10,7 +10,47 @@ use std::time::Instant;
 /// A subsystem's state: `Ok` or the reason it is degraded.
 pub type Check = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
 
-pub const SERVICES: [&str; 5] = ["auth", "supervisor", "io", "info", "email"];
+/// The services of the original, each with its own health and API document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Auth,
+    Supervisor,
+    Io,
+    Info,
+    Email,
+}
+
+impl Service {
+    pub const ALL: [Service; 5] = [
+        Service::Auth,
+        Service::Supervisor,
+        Service::Io,
+        Service::Info,
+        Service::Email,
+    ];
+
+    /// The name in URLs (`/api/NAME/...`) and in the health report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Auth => "auth",
+            Service::Supervisor => "supervisor",
+            Service::Io => "io",
+            Service::Info => "info",
+            Service::Email => "email",
+        }
+    }
+
+    /// `/api/NAME/health` and `/api/NAME/apispec.json`.
+    fn paths(self) -> (&'static str, &'static str) {
+        match self {
+            Service::Auth => ("/api/auth/health", "/api/auth/apispec.json"),
+            Service::Supervisor => ("/api/supervisor/health", "/api/supervisor/apispec.json"),
+            Service::Io => ("/api/io/health", "/api/io/apispec.json"),
+            Service::Info => ("/api/info/health", "/api/info/apispec.json"),
+            Service::Email => ("/api/email/health", "/api/email/apispec.json"),
+        }
+    }
+}
 
 const ABSENT: &str = "not available in this version";
 
@@ -22,7 +62,7 @@ enum ServiceState {
 
 pub struct Health {
     started: Instant,
-    checks: Vec<(&'static str, Check)>,
+    checks: Vec<(Service, Check)>,
 }
 
 impl Health {
@@ -33,14 +73,14 @@ impl Health {
         }
     }
 
-    /// Register the check of a subsystem (one of [`SERVICES`]).
-    pub fn add(&mut self, service: &'static str, check: Check) {
+    /// Register the check of a subsystem.
+    pub fn add(&mut self, service: Service, check: Check) {
         self.checks.push((service, check));
     }
 
     /// One service: `Ok`, or why not. A service that registered no check is not
     /// part of this build, which is not a fault of the daemon.
-    fn service(&self, service: &str) -> ServiceState {
+    fn service(&self, service: Service) -> ServiceState {
         let mut checks = self.checks.iter().filter(|(s, _)| *s == service).peekable();
         if checks.peek().is_none() {
             return ServiceState::Absent;
@@ -57,7 +97,7 @@ impl Health {
     pub fn report(&self) -> (bool, Map<String, Value>) {
         let mut all_ok = true;
         let mut map = Map::new();
-        for service in SERVICES {
+        for service in Service::ALL {
             let state = match self.service(service) {
                 ServiceState::Ok => "ok".to_string(),
                 ServiceState::Absent => ABSENT.to_string(),
@@ -66,7 +106,7 @@ impl Health {
                     reason
                 }
             };
-            map.insert(service.into(), Value::String(state));
+            map.insert(service.name().into(), Value::String(state));
         }
         (all_ok, map)
     }
@@ -76,16 +116,22 @@ impl Health {
     }
 }
 
+/// A `GET` anyone may call: every route here is one.
+fn public_get(
+    path: &'static str,
+    summary: &'static str,
+    handler: impl Fn(&crate::http::request::Ctx) -> Result<Reply, ApiError> + Send + Sync + 'static,
+) -> Route {
+    Route::new("GET", path, Access::Public, summary, handler)
+}
+
 /// The routes of health and of the API documents. The documents are made from the
 /// finished route table, handed in through `table` once the router is built.
-pub fn routes(health: Arc<Health>, table: Arc<OnceLock<Vec<(String, Value)>>>) -> Vec<Route> {
+pub fn routes(health: Arc<Health>, table: Arc<OnceLock<Documents>>) -> Vec<Route> {
     let overall = health.clone();
-    let mut routes = vec![Route::new(
-        "GET",
-        "/api/health",
-        Access::Public,
-        "Daemon health",
-        move |_| {
+    let docs = table.clone();
+    let mut routes = vec![
+        public_get("/api/health", "Daemon health", move |_| {
             let (ok, subsystems) = overall.report();
             Ok(Reply::ok(&json!({
                 "status": if ok { "ok" } else { "degraded" },
@@ -93,72 +139,62 @@ pub fn routes(health: Arc<Health>, table: Arc<OnceLock<Vec<(String, Value)>>>) -
                 "uptime_s": overall.uptime_s(),
                 "subsystems": subsystems,
             })))
-        },
-    )];
-    let docs = table.clone();
-    routes.push(Route::new(
-        "GET",
-        "/api/openapi.json",
-        Access::Public,
-        "OpenAPI 3 document of the whole API",
-        move |_| document(&docs, ""),
-    ));
-    for service in SERVICES {
-        let (health_path, spec_path): (&'static str, &'static str) = match service {
-            "auth" => ("/api/auth/health", "/api/auth/apispec.json"),
-            "supervisor" => ("/api/supervisor/health", "/api/supervisor/apispec.json"),
-            "io" => ("/api/io/health", "/api/io/apispec.json"),
-            "info" => ("/api/info/health", "/api/info/apispec.json"),
-            _ => ("/api/email/health", "/api/email/apispec.json"),
-        };
-        let one = health.clone();
-        routes.push(Route::new(
-            "GET",
+        }),
+        public_get(
+            "/api/openapi.json",
+            "OpenAPI 3 document of the whole API",
+            move |_| document(&docs, None),
+        ),
+    ];
+    for service in Service::ALL {
+        let (health_path, spec_path) = service.paths();
+        let (one, docs) = (health.clone(), table.clone());
+        routes.push(public_get(
             health_path,
-            Access::Public,
             "Service health (503 unless ok)",
             move |_| Ok(service_reply(&one, service)),
         ));
-        let docs = table.clone();
-        routes.push(Route::new(
-            "GET",
+        routes.push(public_get(
             spec_path,
-            Access::Public,
             "OpenAPI document of one service",
-            move |_| document(&docs, service),
+            move |_| document(&docs, Some(service)),
         ));
     }
     routes
 }
 
-fn service_reply(health: &Health, service: &str) -> Reply {
+fn service_reply(health: &Health, service: Service) -> Reply {
+    let service_name = service.name();
     match health.service(service) {
-        ServiceState::Ok => Reply::ok(&json!({"status": "ok", "service": service})),
+        ServiceState::Ok => Reply::ok(&json!({"status": "ok", "service": service_name})),
         ServiceState::Absent => Reply::json(
             503,
-            &json!({"status": "unavailable", "service": service, "message": ABSENT}),
+            &json!({"status": "unavailable", "service": service_name, "message": ABSENT}),
         ),
         ServiceState::Degraded(reason) => Reply::json(
             503,
-            &json!({"status": "degraded", "service": service, "message": reason}),
+            &json!({"status": "degraded", "service": service_name, "message": reason}),
         ),
     }
 }
 
-fn document(docs: &OnceLock<Vec<(String, Value)>>, service: &str) -> Result<Reply, ApiError> {
+/// The API documents: the whole one (`None`) and one per service.
+pub type Documents = Vec<(Option<Service>, Value)>;
+
+fn document(docs: &OnceLock<Documents>, service: Option<Service>) -> Result<Reply, ApiError> {
     docs.get()
-        .and_then(|d| d.iter().find(|(s, _)| s == service))
+        .and_then(|d| d.iter().find(|(s, _)| *s == service))
         .map(|(_, doc)| Reply::ok(doc))
         .ok_or_else(|| ApiError::unavailable("the API document is not ready yet"))
 }
 
-/// Build the whole document (key "") and one per service, from the route table.
-pub fn documents(routes: &[Route]) -> Vec<(String, Value)> {
-    let mut docs = vec![(String::new(), openapi::document(routes, None))];
-    for service in SERVICES {
+/// Build the whole document and one per service, from the route table.
+pub fn documents(routes: &[Route]) -> Documents {
+    let mut docs = vec![(None, openapi::document(routes, None))];
+    for service in Service::ALL {
         docs.push((
-            service.to_string(),
-            openapi::document(routes, Some(service)),
+            Some(service),
+            openapi::document(routes, Some(service.name())),
         ));
     }
     docs

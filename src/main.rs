@@ -11,6 +11,7 @@ mod health;
 mod http;
 mod logging;
 mod metrics;
+mod names;
 mod random;
 mod signals;
 mod store;
@@ -60,18 +61,62 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     let config = config::load(config_path).map_err(|e| e.to_string())?;
     store::ensure_dir(&config.state_dir)
         .map_err(|e| format!("state_dir {}: {e}", config.state_dir.display()))?;
-    let _lock = store::StateLock::acquire(&config.state_dir)?;
+    let _lock = store::StateLock::acquire(&config.state_dir).map_err(|e| e.to_string())?;
 
-    let auth = Arc::new(auth::Auth::open(&config.auth, &config.state_dir)?);
+    let auth =
+        Arc::new(auth::Auth::open(&config.auth, &config.state_dir).map_err(|e| e.to_string())?);
     let bus = Arc::new(events::Bus::new());
     let supervisor =
-        supervisor::Supervisor::start(&config.programs, &config.state_dir, bus.clone())?;
-    let gpio = gpio::Gpio::open(&config.gpio, bus.clone());
+        supervisor::Supervisor::start(&config.programs, &config.state_dir, bus.clone())
+            .map_err(|e| e.to_string())?;
+    let gpio = gpio::Gpio::open(&config.gpio, bus);
+    let (router, stats) = router(&config, &auth, &supervisor, &gpio);
+
+    let site = Arc::new(http::Site {
+        router,
+        auth,
+        www_dir: config.http.www_dir.clone(),
+        max_body_bytes: config.http.max_body_bytes,
+        stats,
+    });
+    let server = match http::HttpServer::start(&config.http, site) {
+        Ok(s) => s,
+        Err(e) => {
+            supervisor.shutdown();
+            return Err(e.to_string());
+        }
+    };
+    log::info!(
+        "pistack {} listening on http://{} (state in {})",
+        env!("CARGO_PKG_VERSION"),
+        server.addr,
+        config.state_dir.display()
+    );
+    systemd::notify("READY=1");
+    systemd::spawn_watchdog(server.addr);
+
+    let sig = signals::wait_for_shutdown();
+    log::info!("signal {sig}: shutting down");
+    systemd::notify("STOPPING=1");
+    server.stop();
+    supervisor.shutdown();
+    log::info!("stopped");
+    Ok(())
+}
+
+/// Every route, with health and metrics fed by the subsystems; and the HTTP
+/// counters the metrics read.
+fn router(
+    config: &config::Config,
+    auth: &Arc<auth::Auth>,
+    supervisor: &Arc<supervisor::Supervisor>,
+    gpio: &Arc<gpio::Gpio>,
+) -> (http::router::Router, Arc<http::Stats>) {
     let mut health = health::Health::new();
-    health.add("auth", Box::new(|| Ok(())));
+    health.add(health::Service::Auth, Box::new(|| Ok(())));
     let (s, g) = (supervisor.clone(), gpio.clone());
-    health.add("supervisor", Box::new(move || s.check()));
-    health.add("io", Box::new(move || g.health()));
+    health.add(health::Service::Supervisor, Box::new(move || s.check()));
+    health.add(health::Service::Io, Box::new(move || g.health()));
 
     let stats = Arc::new(http::Stats::default());
     let mut metrics = metrics::Metrics::default();
@@ -85,54 +130,8 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     routes.extend(auth::api::routes(auth.clone()));
     routes.extend(supervisor::api::routes(supervisor.clone()));
     routes.extend(gpio::api::routes(gpio.clone()));
-    routes.push(metrics::route(Arc::new(metrics), config.metrics.public));
+    routes.push(metrics::route(Arc::new(metrics), &config.metrics));
     let router = http::router::Router::new(routes);
     let _ = docs.set(health::documents(router.routes()));
-
-    let site = Arc::new(http::Site {
-        router,
-        auth,
-        www_dir: config.http.www_dir.clone(),
-        max_body_bytes: config.http.max_body_bytes,
-        stats,
-    });
-    let server = match http::HttpServer::start(&config.http, site) {
-        Ok(s) => s,
-        Err(e) => {
-            supervisor.shutdown();
-            return Err(e);
-        }
-    };
-    log::info!(
-        "pistack {} listening on http://{} (state in {})",
-        env!("CARGO_PKG_VERSION"),
-        server.addr,
-        config.state_dir.display()
-    );
-    systemd::notify("READY=1");
-    if let Some(interval) = systemd::watchdog_interval() {
-        let addr = server.addr;
-        let spawned = std::thread::Builder::new()
-            .name("watchdog".into())
-            .spawn(move || loop {
-                if systemd::http_alive(addr) {
-                    systemd::notify("WATCHDOG=1");
-                } else {
-                    log::error!("the HTTP server does not answer its own health check; not feeding the watchdog");
-                }
-                std::thread::sleep(interval);
-            });
-        if let Err(e) = spawned {
-            // systemd will restart us when the watchdog runs out: say why.
-            log::error!("cannot start the watchdog thread: {e}");
-        }
-    }
-
-    let sig = signals::wait_for_shutdown();
-    log::info!("signal {sig}: shutting down");
-    systemd::notify("STOPPING=1");
-    server.stop();
-    supervisor.shutdown();
-    log::info!("stopped");
-    Ok(())
+    (router, stats)
 }

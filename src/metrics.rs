@@ -3,8 +3,17 @@
 
 use crate::http::reply::Reply;
 use crate::http::router::{Access, Route};
+use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 use std::sync::Arc;
+
+/// The `metrics` section of the config.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Serve `/metrics` without a token.
+    pub public: bool,
+}
 
 pub type Source = Box<dyn Fn(&mut String) + Send + Sync>;
 
@@ -41,8 +50,8 @@ pub fn label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-pub fn route(metrics: Arc<Metrics>, public: bool) -> Route {
-    let access = if public {
+pub fn route(metrics: Arc<Metrics>, config: &MetricsConfig) -> Route {
+    let access = if config.public {
         Access::Public
     } else {
         Access::AtLeast(crate::auth::Level::User)

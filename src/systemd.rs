@@ -26,7 +26,7 @@ pub fn notify(state: &str) {
 }
 
 /// Half the watchdog interval systemd asked for, if it asked.
-pub fn watchdog_interval() -> Option<Duration> {
+fn watchdog_interval() -> Option<Duration> {
     let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
     if let Ok(pid) = std::env::var("WATCHDOG_PID") {
         if pid.parse::<u32>().ok() != Some(std::process::id()) {
@@ -36,9 +36,33 @@ pub fn watchdog_interval() -> Option<Duration> {
     (usec > 0).then(|| Duration::from_micros(usec / 2))
 }
 
+/// When systemd asked for a watchdog: a thread that feeds it every half interval
+/// while our own HTTP server answers its health check.
+pub fn spawn_watchdog(addr: std::net::SocketAddr) {
+    let Some(interval) = watchdog_interval() else {
+        return;
+    };
+    let spawned = std::thread::Builder::new()
+        .name("watchdog".into())
+        .spawn(move || loop {
+            if http_alive(addr) {
+                notify("WATCHDOG=1");
+            } else {
+                log::error!(
+                    "the HTTP server does not answer its own health check; not feeding the watchdog"
+                );
+            }
+            std::thread::sleep(interval);
+        });
+    if let Err(e) = spawned {
+        // systemd will restart us when the watchdog runs out: say why.
+        log::error!("cannot start the watchdog thread: {e}");
+    }
+}
+
 /// Ask our own HTTP server for `/api/health`: the watchdog is fed only while the
 /// workers answer, so a deadlocked daemon gets restarted by systemd.
-pub fn http_alive(addr: std::net::SocketAddr) -> bool {
+fn http_alive(addr: std::net::SocketAddr) -> bool {
     use std::io::{Read, Write};
     let mut target = addr;
     if target.ip().is_unspecified() {

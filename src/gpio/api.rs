@@ -92,13 +92,10 @@ pub fn routes(gpio: Arc<Gpio>) -> Vec<Route> {
                 let body = object(ctx, &["ms", "value"])?;
                 let ms = match body.get("ms") {
                     None => return Err(ApiError::bad_request("ms: missing")),
-                    Some(v) => v
-                        .as_u64()
-                        .filter(|ms| (1..=super::MAX_PULSE_MS).contains(ms))
-                        .ok_or_else(|| {
-                            ApiError::bad_request(format!("ms: must be a whole number from 1 to {}", super::MAX_PULSE_MS))
-                        })?,
+                    // Not a whole number: refused in the words of out of range.
+                    Some(v) => v.as_u64().unwrap_or(0),
                 };
+                super::pulse_length(ms)?;
                 let value = match body.get("value") {
                     None => 1,
                     v => bit(v, "value")?,

@@ -6,6 +6,7 @@
 
 use super::config::{Bias, Direction, LineRef};
 use serde::Serialize;
+use std::fmt;
 use std::os::fd::RawFd;
 
 /// The consumer label pistack's lines carry (what `gpioinfo` shows).
@@ -39,7 +40,97 @@ pub struct Place {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestError {
     pub place: Place,
-    pub reason: String,
+    pub reason: LineError,
+}
+
+/// Why a line could not be had. Both backends refuse with these, so that a client
+/// sees the same words whichever backend runs; the pin keeps the `Display` form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineError {
+    /// No chip by that path, kernel name or label. `known` lists the chips seen
+    /// (name, label); `unreadable`, the first chip that could not be opened.
+    NoChip {
+        spec: String,
+        known: Vec<(String, String)>,
+        unreadable: Option<Box<LineError>>,
+    },
+    /// The daemon may not open the chip device: the fix is group gpio.
+    PermissionDenied { path: String },
+    /// The chip has fewer lines than the offset asks for.
+    NoOffset {
+        chip: String,
+        lines: u32,
+        offset: u32,
+    },
+    /// No line of the chip carries that name.
+    NoName { chip: String, name: String },
+    /// Another consumer holds the line (EBUSY); the kernel may say who.
+    Busy {
+        chip: String,
+        offset: u32,
+        consumer: Option<String>,
+    },
+    /// Anything else the system refused, in its words, with what was being done.
+    System(String),
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LineError::NoChip {
+                spec,
+                known,
+                unreadable,
+            } => {
+                write!(f, "chip \"{spec}\" not found by name, path or label (")?;
+                if known.is_empty() {
+                    write!(f, "there are no GPIO chips)")?;
+                } else {
+                    let list: Vec<String> =
+                        known.iter().map(|(n, l)| format!("{n} [{l}]")).collect();
+                    write!(f, "chips present: {})", list.join(", "))?;
+                }
+                match unreadable {
+                    Some(e) => write!(f, "; {e}"),
+                    None => Ok(()),
+                }
+            }
+            LineError::PermissionDenied { path } => write!(
+                f,
+                "cannot open {path}: permission denied; the GPIO chips belong to group gpio: \
+                 add the daemon's user to it (sudo usermod -aG gpio USER, then start it again) \
+                 or give the group the chips with a udev rule \
+                 (SUBSYSTEM==\"gpio\", KERNEL==\"gpiochip*\", GROUP=\"gpio\", MODE=\"0660\")"
+            ),
+            LineError::NoOffset {
+                chip,
+                lines,
+                offset,
+            } => write!(
+                f,
+                "{chip} has {lines} lines (0-{}); there is no line {offset}",
+                lines.saturating_sub(1)
+            ),
+            LineError::NoName { chip, name } => write!(f, "{chip} has no line named \"{name}\""),
+            LineError::Busy {
+                chip,
+                offset,
+                consumer: Some(c),
+            } => write!(
+                f,
+                "line {offset} of {chip} is busy: held by \"{c}\" (EBUSY)"
+            ),
+            LineError::Busy {
+                chip,
+                offset,
+                consumer: None,
+            } => write!(
+                f,
+                "line {offset} of {chip} is busy: held by another user (EBUSY)"
+            ),
+            LineError::System(m) => f.write_str(m),
+        }
+    }
 }
 
 /// A raw edge as the kernel (or the simulator) queued it, in logical terms.
@@ -96,35 +187,61 @@ pub trait Backend: Send + Sync {
     fn chips(&self) -> Result<Vec<ChipInfo>, String>;
 }
 
-/// The message for a line someone else holds; both backends use it, so that a
-/// client sees the same words whichever backend runs.
-pub fn busy_reason(chip: &str, offset: u32, consumer: Option<&str>) -> String {
-    match consumer {
-        Some(c) => format!("line {offset} of {chip} is busy: held by \"{c}\" (EBUSY)"),
-        None => format!("line {offset} of {chip} is busy: held by another user (EBUSY)"),
+/// The offset of `line` on a chip of `lines` lines, by offset or by name;
+/// `has_name(offset, name)` says whether a line carries that name. Both backends
+/// resolve lines here, so that they accept and refuse the same references.
+pub fn find_line(
+    chip: &str,
+    lines: u32,
+    line: &LineRef,
+    mut has_name: impl FnMut(u32, &str) -> bool,
+) -> Result<u32, LineError> {
+    match line {
+        LineRef::Offset(o) if *o < lines => Ok(*o),
+        LineRef::Offset(o) => Err(LineError::NoOffset {
+            chip: chip.to_string(),
+            lines,
+            offset: *o,
+        }),
+        LineRef::Name(n) => (0..lines)
+            .find(|&o| has_name(o, n))
+            .ok_or_else(|| LineError::NoName {
+                chip: chip.to_string(),
+                name: n.clone(),
+            }),
     }
 }
 
-/// The message for a line offset the chip does not have.
-pub fn no_offset_reason(chip: &str, lines: u32, offset: u32) -> String {
-    format!(
-        "{chip} has {lines} lines (0-{}); there is no line {offset}",
-        lines.saturating_sub(1)
-    )
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The message for a line name the chip does not have.
-pub fn no_name_reason(chip: &str, name: &str) -> String {
-    format!("{chip} has no line named \"{name}\"")
-}
-
-/// The message for a chip that was not found.
-pub fn no_chip_reason(spec: &str, known: &[(String, String)]) -> String {
-    let known = if known.is_empty() {
-        "there are no GPIO chips".to_string()
-    } else {
-        let list: Vec<String> = known.iter().map(|(n, l)| format!("{n} [{l}]")).collect();
-        format!("chips present: {}", list.join(", "))
-    };
-    format!("chip \"{spec}\" not found by name, path or label ({known})")
+    #[test]
+    fn a_missing_chip_lists_the_chips_seen_and_the_unreadable_one() {
+        let e = LineError::NoChip {
+            spec: "lbl".into(),
+            known: vec![("gpiochip0".into(), "pinctrl-bcm2835".into())],
+            unreadable: Some(Box::new(LineError::PermissionDenied {
+                path: "/dev/gpiochip1".into(),
+            })),
+        };
+        let m = e.to_string();
+        assert!(
+            m.starts_with(
+                "chip \"lbl\" not found by name, path or label \
+                 (chips present: gpiochip0 [pinctrl-bcm2835]); \
+                 cannot open /dev/gpiochip1: permission denied; the GPIO chips belong to group gpio"
+            ),
+            "{m}"
+        );
+        let busy = LineError::Busy {
+            chip: "gpiochip0".into(),
+            offset: 4,
+            consumer: None,
+        };
+        assert_eq!(
+            busy.to_string(),
+            "line 4 of gpiochip0 is busy: held by another user (EBUSY)"
+        );
+    }
 }

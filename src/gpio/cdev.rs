@@ -9,10 +9,10 @@
 //! HTTP threads.
 
 use super::backend::{
-    busy_reason, no_chip_reason, no_name_reason, no_offset_reason, Backend, ChipInfo,
-    LineHandle as Handle, LineInfo, LineRequest, Place, RawEdge, RequestError,
+    find_line, Backend, ChipInfo, LineError, LineHandle as Handle, LineInfo, LineRequest, Place,
+    RawEdge, RequestError,
 };
-use super::config::{Bias, Direction, LineRef};
+use super::config::{Bias, Direction};
 use gpio_cdev::{
     Chip, EventRequestFlags, LineDirection, LineEventHandle, LineHandle, LineRequestFlags,
 };
@@ -70,32 +70,48 @@ impl Cdev {
 
     /// A chip by path, kernel name or label. Names are tried before labels, since
     /// a label is free text that could look like a name.
-    fn find_chip(&self, spec: &str) -> Result<Chip, String> {
+    fn find_chip(&self, spec: &str) -> Result<Chip, LineError> {
         if spec.contains('/') {
-            return Chip::new(spec).map_err(|e| format!("cannot open {spec}: {}", e));
+            return open_chip(Path::new(spec));
         }
         let direct = self.dev_dir.join(spec);
         if spec.starts_with("gpiochip") && direct.exists() {
-            return Chip::new(&direct)
-                .map_err(|e| format!("cannot open {}: {}", direct.display(), e));
+            return open_chip(&direct);
         }
         let mut known = Vec::new();
         let mut first_error = None;
         for path in self.chip_paths() {
-            match Chip::new(&path) {
+            match open_chip(&path) {
                 Ok(chip) if chip.name() == spec || chip.label() == spec => return Ok(chip),
                 Ok(chip) => known.push((chip.name().to_string(), chip.label().to_string())),
                 Err(e) => {
-                    first_error
-                        .get_or_insert_with(|| format!("; cannot open {}: {}", path.display(), e));
+                    first_error.get_or_insert_with(|| Box::new(e));
                 }
             }
         }
-        Err(format!(
-            "{}{}",
-            no_chip_reason(spec, &known),
-            first_error.unwrap_or_default()
-        ))
+        Err(LineError::NoChip {
+            spec: spec.to_string(),
+            known,
+            unreadable: first_error,
+        })
+    }
+}
+
+/// Open a chip device; permission denied names the group and the fix.
+fn open_chip(path: &Path) -> Result<Chip, LineError> {
+    Chip::new(path).map_err(|e| open_failure(path, &e))
+}
+
+fn open_failure(path: &Path, e: &gpio_cdev::Error) -> LineError {
+    let denied = std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| io.kind() == ErrorKind::PermissionDenied);
+    if denied {
+        LineError::PermissionDenied {
+            path: path.display().to_string(),
+        }
+    } else {
+        LineError::System(format!("cannot open {}: {e}", path.display()))
     }
 }
 
@@ -123,36 +139,25 @@ impl Backend for Cdev {
 
     fn request(&self, req: &LineRequest) -> Result<(Place, Box<dyn Handle>), RequestError> {
         let mut place = Place::default();
-        let fail = |place: &Place, reason: String| RequestError {
+        let fail = |place: &Place, reason: LineError| RequestError {
             place: place.clone(),
             reason,
         };
         let mut chip = self.find_chip(req.chip).map_err(|r| fail(&place, r))?;
         let chip_name = chip.name().to_string();
         place.chip = Some(chip_name.clone());
-        let offset = match req.line {
-            LineRef::Offset(o) if *o < chip.num_lines() => *o,
-            LineRef::Offset(o) => {
-                return Err(fail(
-                    &place,
-                    no_offset_reason(&chip_name, chip.num_lines(), *o),
-                ))
-            }
-            LineRef::Name(n) => chip
-                .lines()
-                .find(|l| {
-                    l.info()
-                        .ok()
-                        .and_then(|i| i.name().map(|s| s == n))
-                        .unwrap_or(false)
-                })
-                .map(|l| l.offset())
-                .ok_or_else(|| fail(&place, no_name_reason(&chip_name, n)))?,
+        let lines = chip.num_lines();
+        let named = |offset: u32, name: &str| {
+            chip.get_line(offset)
+                .and_then(|l| l.info())
+                .is_ok_and(|i| i.name() == Some(name))
         };
+        let offset = find_line(&chip_name, lines, req.line, named).map_err(|r| fail(&place, r))?;
         place.offset = Some(offset);
-        let line = chip
-            .get_line(offset)
-            .map_err(|e| fail(&place, format!("line {offset} of {chip_name}: {e}")))?;
+        let line = chip.get_line(offset).map_err(|e| {
+            let reason = format!("line {offset} of {chip_name}: {e}");
+            fail(&place, LineError::System(reason))
+        })?;
         let flags = request_flags(req);
         let result = if req.edges && req.direction == Direction::In {
             line.events(
@@ -168,23 +173,25 @@ impl Backend for Cdev {
         let handle = result.map_err(|e| {
             // The kernel says EBUSY; the line info says who holds it.
             let reason = match line.info() {
-                Ok(info) if info.is_kernel() => busy_reason(&chip_name, offset, info.consumer()),
+                Ok(info) if info.is_kernel() => LineError::Busy {
+                    chip: chip_name.clone(),
+                    offset,
+                    consumer: info.consumer().map(str::to_string),
+                },
                 _ => {
                     let mut r = format!("cannot request line {offset} of {chip_name}: {e}");
                     if req.bias != Bias::AsIs && e.to_string().contains("EINVAL") {
                         r.push_str(" (bias needs Linux 5.5 or later)");
                     }
-                    r
+                    LineError::System(r)
                 }
             };
             fail(&place, reason)
         })?;
         if let Some(fd) = handle.event_fd() {
             super::sys::set_nonblocking(fd).map_err(|e| {
-                fail(
-                    &place,
-                    format!("cannot make the event fd non-blocking: {e}"),
-                )
+                let reason = format!("cannot make the event fd non-blocking: {e}");
+                fail(&place, LineError::System(reason))
             })?;
         }
         Ok((place, Box::new(handle)))
@@ -193,9 +200,9 @@ impl Backend for Cdev {
     fn chips(&self) -> Result<Vec<ChipInfo>, String> {
         let mut chips = Vec::new();
         for path in self.chip_paths() {
-            let chip =
-                Chip::new(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-            // gpio-cdev keeps its chip fd to itself; the bias bits need one.
+            let chip = open_chip(&path).map_err(|e| e.to_string())?;
+            // gpio-cdev keeps its chip fd to itself; the bias bits need one; the
+            // chip just opened, so a failure here is no permission problem.
             let raw = std::fs::File::open(&path)
                 .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
             let mut line_info = Vec::with_capacity(chip.num_lines() as usize);
@@ -310,6 +317,7 @@ impl Handle for CdevLine {
 
 #[cfg(test)]
 mod tests {
+    use super::super::config::LineRef;
     use super::*;
 
     #[test]
@@ -350,11 +358,29 @@ mod tests {
             edges: false,
         };
         let e = c.request(&r).err().unwrap();
-        assert!(
-            e.reason.contains("chip \"my-label\" not found"),
-            "{}",
-            e.reason
-        );
+        let reason = e.reason.to_string();
+        assert!(reason.contains("chip \"my-label\" not found"), "{reason}");
+        assert!(reason.ends_with("(there are no GPIO chips)"), "{reason}");
         assert!(c.chips().unwrap().is_empty());
+    }
+
+    #[test]
+    fn permission_denied_names_the_group_and_the_fix() {
+        let path = Path::new("/dev/gpiochip0");
+        let denied = gpio_cdev::Error::from(std::io::Error::from(ErrorKind::PermissionDenied));
+        let m = open_failure(path, &denied).to_string();
+        assert!(
+            m.starts_with("cannot open /dev/gpiochip0: permission denied;"),
+            "{m}"
+        );
+        assert!(
+            m.contains("group gpio") && m.contains("usermod -aG gpio"),
+            "{m}"
+        );
+        assert!(m.contains("udev rule"), "{m}");
+        let other = gpio_cdev::Error::from(std::io::Error::from(ErrorKind::NotFound));
+        assert!(!open_failure(path, &other)
+            .to_string()
+            .contains("group gpio"));
     }
 }

@@ -24,6 +24,7 @@ use backend::{Backend, ChipInfo, LineHandle, LineRequest};
 use config::{Backend as BackendKind, Bias, Direction, Edge, GpioConfig, LineRef, PinConfig};
 use debounce::{Accepted, Debouncer};
 use serde::Serialize;
+use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,27 +33,43 @@ pub const RING_CAPACITY: usize = 1000;
 /// Longest pulse the API accepts, in ms.
 pub const MAX_PULSE_MS: u64 = 10_000;
 
-/// Why an operation on a pin failed; the API maps these to statuses.
+/// Why an operation on a pin failed. Each variant carries the whole sentence a
+/// client is shown (it names the pin); the API maps the variant to a status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     /// No pin of that name (404).
     NoSuchPin(String),
-    /// The pin could not be set up, or its line failed (503).
+    /// The pin could not be set up, or its line failed: chip missing, line busy or
+    /// out of range, permission denied on the chip, watcher stopped (503).
     Unavailable(String),
-    /// Writing an input (409).
+    /// Writing an input, or simulating an input on a real chip (409).
     Conflict(String),
-    /// A bad argument (400).
+    /// A bad argument, such as a pulse length out of range (400).
     Invalid(String),
 }
 
-impl Error {
-    pub fn message(&self) -> &str {
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::NoSuchPin(m)
             | Error::Unavailable(m)
             | Error::Conflict(m)
-            | Error::Invalid(m) => m,
+            | Error::Invalid(m) => f.write_str(m),
         }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The pulse lengths the core accepts, in ms: 1 to [`MAX_PULSE_MS`]. The API
+/// checks bodies with it too, so that both say the same.
+pub fn pulse_length(ms: u64) -> Result<Duration, Error> {
+    if (1..=MAX_PULSE_MS).contains(&ms) {
+        Ok(Duration::from_millis(ms))
+    } else {
+        Err(Error::Invalid(format!(
+            "ms: must be a whole number from 1 to {MAX_PULSE_MS}"
+        )))
     }
 }
 
@@ -124,7 +141,7 @@ impl watcher::Sink for Shared {
         let Some(p) = self.pins.get(pin) else { return };
         let event = GpioEvent {
             pin: p.name.clone(),
-            edge: if a.value == 1 { "rising" } else { "falling" }.to_string(),
+            edge: Edge::to_level(a.value),
             value: a.value,
             timestamp_ns: Some(a.timestamp_ns),
         };
@@ -151,22 +168,90 @@ pub struct Gpio {
     watcher_error: Option<String>,
 }
 
+/// Request one pin's line; the pin keeps the reason when that fails. An input
+/// that watches edges comes with its watch, started at the level read now.
+fn request_pin(
+    index: usize,
+    name: &str,
+    pc: &PinConfig,
+    backend: &dyn Backend,
+) -> (Pin, Option<watcher::Watch>) {
+    let req = LineRequest {
+        chip: &pc.chip,
+        line: &pc.line,
+        direction: pc.direction,
+        active_low: pc.active_low,
+        bias: pc.bias,
+        initial: pc.initial,
+        edges: pc.direction == Direction::In && pc.edge != Edge::None,
+    };
+    let mut pin = Pin {
+        name: name.to_string(),
+        config: pc.clone(),
+        chip: pc.chip.clone(),
+        offset: match pc.line {
+            LineRef::Offset(o) => Some(o),
+            LineRef::Name(_) => None,
+        },
+        line: None,
+        error: Mutex::new(None),
+        op: Mutex::new(()),
+    };
+    let (place, handle) = match backend.request(&req) {
+        Ok((place, handle)) => (place, Arc::<dyn LineHandle>::from(handle)),
+        Err(e) => {
+            log::error!("gpio: pin {name}: {}", e.reason);
+            pin.chip = e.place.chip.unwrap_or(pin.chip);
+            pin.offset = e.place.offset.or(pin.offset);
+            *pin.error.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(e.reason.to_string());
+            return (pin, None);
+        }
+    };
+    pin.chip = place.chip.unwrap_or(pin.chip);
+    pin.offset = place.offset.or(pin.offset);
+    log::info!(
+        "gpio: pin {name} is line {} of {} ({}, {})",
+        pin.offset.unwrap_or_default(),
+        pin.chip,
+        pc.direction.as_str(),
+        backend.kind()
+    );
+    pin.line = Some(handle.clone());
+    if !req.edges {
+        return (pin, None);
+    }
+    // The level at request time is the debouncer's starting point.
+    match handle.get() {
+        Ok(initial) => {
+            let watch = watcher::Watch {
+                pin: index,
+                handle,
+                debouncer: Debouncer::new(pc.debounce_ms, initial),
+                edge: pc.edge,
+            };
+            (pin, Some(watch))
+        }
+        Err(e) => {
+            *pin.error.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            (pin, None)
+        }
+    }
+}
+
 impl Gpio {
     /// Open the configured backend and request every pin. Never fails as a whole:
     /// each pin that cannot be had keeps its reason.
     pub fn open(config: &GpioConfig, bus: Arc<Bus>) -> Arc<Gpio> {
         let gpio = match config.backend {
             BackendKind::Cdev => {
-                Gpio::with_backend(config, bus.clone(), Arc::new(cdev::Cdev::default()), None)
+                Gpio::with_backend(config, bus, Arc::new(cdev::Cdev::default()), None)
             }
             BackendKind::Sim => {
                 let sim = Arc::new(sim::Sim::new());
-                Gpio::with_backend(config, bus.clone(), sim.clone(), Some(sim))
+                Gpio::with_backend(config, bus, sim.clone(), Some(sim))
             }
         };
-        let gpio = Arc::new(gpio);
-        mirror_from_env(&gpio, &bus);
-        gpio
+        Arc::new(gpio)
     }
 
     /// Request the pins of `config` from `backend` and start watching inputs.
@@ -179,64 +264,9 @@ impl Gpio {
         let mut pins = Vec::with_capacity(config.pins.len());
         let mut watches = Vec::new();
         for (name, pc) in &config.pins {
-            let req = LineRequest {
-                chip: &pc.chip,
-                line: &pc.line,
-                direction: pc.direction,
-                active_low: pc.active_low,
-                bias: pc.bias,
-                initial: pc.initial,
-                edges: pc.direction == Direction::In && pc.edge != Edge::None,
-            };
-            let configured_offset = match pc.line {
-                LineRef::Offset(o) => Some(o),
-                LineRef::Name(_) => None,
-            };
-            let mut pin = Pin {
-                name: name.clone(),
-                config: pc.clone(),
-                chip: pc.chip.clone(),
-                offset: configured_offset,
-                line: None,
-                error: Mutex::new(None),
-                op: Mutex::new(()),
-            };
-            match backend.request(&req) {
-                Ok((place, handle)) => {
-                    let handle: Arc<dyn LineHandle> = Arc::from(handle);
-                    pin.chip = place.chip.unwrap_or(pin.chip);
-                    pin.offset = place.offset.or(pin.offset);
-                    if req.edges {
-                        // The level at request time is the debouncer's starting point.
-                        match handle.get() {
-                            Ok(initial) => watches.push(watcher::Watch {
-                                pin: pins.len(),
-                                handle: handle.clone(),
-                                debouncer: Debouncer::new(pc.debounce_ms, initial),
-                                edge: pc.edge,
-                            }),
-                            Err(e) => {
-                                *pin.error.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(e)
-                            }
-                        }
-                    }
-                    log::info!(
-                        "gpio: pin {name} is line {} of {} ({:?}, {})",
-                        pin.offset.unwrap_or_default(),
-                        pin.chip,
-                        pc.direction,
-                        backend.kind()
-                    );
-                    pin.line = Some(handle);
-                }
-                Err(e) => {
-                    log::error!("gpio: pin {name}: {}", e.reason);
-                    pin.chip = e.place.chip.unwrap_or(pin.chip);
-                    pin.offset = e.place.offset.or(pin.offset);
-                    *pin.error.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(e.reason);
-                }
-            }
+            let (pin, watch) = request_pin(pins.len(), name, pc, backend.as_ref());
             pins.push(pin);
+            watches.extend(watch);
         }
         let shared = Arc::new(Shared {
             pins,
@@ -293,11 +323,7 @@ impl Gpio {
             .map(
                 |p| match p.line().and_then(|l| l.get().map_err(Error::Unavailable)) {
                     Ok(v) => self.state(p, Some(v), None),
-                    Err(e) => self.state(
-                        p,
-                        None,
-                        Some(p.error().unwrap_or_else(|| e.message().to_string())),
-                    ),
+                    Err(e) => self.state(p, None, Some(p.error().unwrap_or_else(|| e.to_string()))),
                 },
             )
             .collect()
@@ -353,16 +379,12 @@ impl Gpio {
     /// Drive an output to `value` for `ms`, then to the opposite value. Other
     /// writes to the pin wait until the pulse is over.
     pub fn pulse(&self, name: &str, value: u8, ms: u64) -> Result<PinState, Error> {
-        if !(1..=MAX_PULSE_MS).contains(&ms) {
-            return Err(Error::Invalid(format!(
-                "ms: must be from 1 to {MAX_PULSE_MS}"
-            )));
-        }
+        let length = pulse_length(ms)?;
         let (pin, line) = self.output(name)?;
         let _op = pin.op.lock().unwrap_or_else(|p| p.into_inner());
         let value = value.min(1);
         Gpio::set(pin, line, value)?;
-        std::thread::sleep(Duration::from_millis(ms));
+        std::thread::sleep(length);
         Gpio::set(pin, line, 1 - value)?;
         drop(_op);
         self.read(name)
@@ -396,7 +418,7 @@ impl Gpio {
             .offset
             .ok_or_else(|| Error::Unavailable(format!("pin {name} has no line")))?;
         sim.set_input(&pin.chip, offset, level)
-            .map_err(Error::Unavailable)?;
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
         self.read(name)
     }
 
@@ -443,51 +465,6 @@ impl Gpio {
     }
 }
 
-/// `PISTACK_GPIO_MIRROR=IN:OUT` (a diagnostic for `bench/gpio.sh`): a thread that
-/// subscribes to the bus as the rules thread does and sets OUT to the value of each
-/// edge of IN, logging the kernel time of the edge and the time the output was set.
-/// It measures edge -> reaction -> kernel line the way a rule would take it.
-fn mirror_from_env(gpio: &Arc<Gpio>, bus: &Arc<Bus>) {
-    let Ok(spec) = std::env::var("PISTACK_GPIO_MIRROR") else {
-        return;
-    };
-    let Some((input, output)) = spec.split_once(':') else {
-        log::warn!("gpio: PISTACK_GPIO_MIRROR wants IN:OUT, got {spec:?}");
-        return;
-    };
-    let (input, output) = (input.to_string(), output.to_string());
-    let rx = bus.subscribe(4096);
-    let gpio = gpio.clone();
-    let spawned = std::thread::Builder::new()
-        .name("gpio-mirror".into())
-        .spawn(move || {
-            for event in rx {
-                let Event::Gpio(e) = event else { continue };
-                if e.pin != input {
-                    continue;
-                }
-                let result = gpio.write(&output, e.value);
-                let set_ns = sys::monotonic_ns();
-                match result {
-                    Ok(_) => log::info!(
-                        "gpio mirror: {} {} edge_ns={} set_ns={} {}={}",
-                        e.pin,
-                        e.edge,
-                        e.timestamp_ns.unwrap_or(0),
-                        set_ns,
-                        output,
-                        e.value
-                    ),
-                    Err(err) => log::warn!("gpio mirror: cannot set {output}: {err:?}"),
-                }
-            }
-        });
-    match spawned {
-        Ok(_) => log::info!("gpio: mirroring {spec} (PISTACK_GPIO_MIRROR)"),
-        Err(e) => log::warn!("gpio: cannot start the mirror: {e}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -513,13 +490,16 @@ mod tests {
         (gpio, sim, rx)
     }
 
-    fn wait_events(g: &Gpio, n: usize) -> Vec<Numbered<EdgeRecord>> {
+    /// Every event up to and including the first that `last` picks, waiting up
+    /// to 5 s for it: whatever came before it, wanted or not, is in the answer.
+    fn events_until(g: &Gpio, last: impl Fn(&EdgeRecord) -> bool) -> Vec<Numbered<EdgeRecord>> {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let ev = g.events(0, 100);
-            if ev.len() >= n || Instant::now() > deadline {
-                return ev;
+            if let Some(i) = ev.iter().position(|e| last(&e.event)) {
+                return ev[..=i].to_vec();
             }
+            assert!(Instant::now() < deadline, "no such event in {ev:?}");
             std::thread::sleep(Duration::from_millis(5));
         }
     }
@@ -572,22 +552,25 @@ mod tests {
         );
         g.sim_input("BTN", 0).unwrap();
         g.sim_input("INV", 1).unwrap();
-        let ev = wait_events(&g, 2);
+        let ev = events_until(&g, |e| e.event.pin == "INV");
         let got: Vec<_> = ev
             .iter()
             .map(|e| {
                 (
                     e.event.event.pin.as_str(),
-                    e.event.event.edge.as_str(),
+                    e.event.event.edge,
                     e.event.event.value,
                 )
             })
             .collect();
-        assert_eq!(got, vec![("BTN", "falling", 0), ("INV", "falling", 0)]);
+        assert_eq!(
+            got,
+            vec![("BTN", Edge::Falling, 0), ("INV", Edge::Falling, 0)]
+        );
         assert!(ev[0].event.event.timestamp_ns.unwrap() <= ev[0].event.seen_ns);
         assert_eq!(ev[0].seq, 1);
         match rx.recv_timeout(Duration::from_secs(1)).unwrap() {
-            Event::Gpio(e) => assert_eq!((e.pin.as_str(), e.edge.as_str()), ("BTN", "falling")),
+            Event::Gpio(e) => assert_eq!((e.pin.as_str(), e.edge), ("BTN", Edge::Falling)),
             other => panic!("{other:?}"),
         }
         assert!(g.health().is_ok());
@@ -610,11 +593,13 @@ mod tests {
             Some("line 5 of gpiochip0 is busy: held by \"pistack\" (EBUSY)")
         );
         assert_eq!(list[1].value, None);
-        assert!(list[2]
-            .error
-            .as_deref()
-            .unwrap()
-            .contains("chip \"nope\" not found"));
+        assert_eq!(
+            list[2].error.as_deref(),
+            Some(
+                "chip \"nope\" not found by name, path or label \
+                 (chips present: gpiochip0 [pistack-sim], gpiochip1 [pistack-sim-aux])"
+            )
+        );
         assert_eq!(list[2].chip, "nope");
         assert_eq!(list[3].line, None);
         match g.read("C_NO_CHIP") {
@@ -649,12 +634,18 @@ mod tests {
         for level in [0, 1, 0, 1, 0] {
             g.sim_input("BTN", level).unwrap();
         }
-        let ev = wait_events(&g, 1);
+        let ev = events_until(&g, |_| true);
         assert_eq!(ev.len(), 1);
-        assert_eq!(ev[0].event.event.edge, "falling");
+        assert_eq!(ev[0].event.event.edge, Edge::Falling);
         assert!(ev[0].event.seen_ns - ev[0].event.event.timestamp_ns.unwrap() >= 40_000_000);
         g.sim_input("BTN", 1).unwrap(); // rising: filtered out
-        std::thread::sleep(Duration::from_millis(100));
-        assert_eq!(g.events(0, 100).len(), 1);
+                                        // Two windows later (the debouncer goes by edge timestamps), a press that
+                                        // must be reported: anything the release made would come before it.
+        std::thread::sleep(Duration::from_millis(80));
+        let marker = sys::monotonic_ns();
+        g.sim_input("BTN", 0).unwrap();
+        let ev = events_until(&g, |e| e.event.timestamp_ns.is_some_and(|t| t >= marker));
+        let edges: Vec<_> = ev.iter().map(|e| e.event.event.edge).collect();
+        assert_eq!(edges, [Edge::Falling, Edge::Falling], "{ev:?}");
     }
 }

@@ -10,10 +10,10 @@
 //! watcher polls simulated lines exactly as it polls kernel ones.
 
 use super::backend::{
-    busy_reason, no_chip_reason, no_name_reason, no_offset_reason, Backend, ChipInfo, LineHandle,
-    LineInfo, LineRequest, Place, RawEdge, RequestError,
+    find_line, Backend, ChipInfo, LineError, LineHandle, LineInfo, LineRequest, Place, RawEdge,
+    RequestError,
 };
-use super::config::{Bias, Direction, LineRef};
+use super::config::{Bias, Direction};
 use super::sys::{monotonic_ns, EventFd};
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, RawFd};
@@ -122,7 +122,7 @@ impl Sim {
 
     /// Drive a line from outside, as gpio-sim's sysfs `pull` does: `level` is the
     /// physical level. An input being watched sees an edge if its level changes.
-    pub fn set_input(&self, chip: &str, offset: u32, level: u8) -> Result<(), String> {
+    pub fn set_input(&self, chip: &str, offset: u32, level: u8) -> Result<(), LineError> {
         let mut state = self.lock();
         let (line, _) = line_mut(&mut state, chip, offset)?;
         let level = u8::from(level != 0);
@@ -148,11 +148,11 @@ impl Sim {
 
     /// Hold a line for another consumer, as another process would (tests of EBUSY).
     #[cfg(test)]
-    pub fn hold(&self, chip: &str, offset: u32, consumer: &str) -> Result<(), String> {
+    pub fn hold(&self, chip: &str, offset: u32, consumer: &str) -> Result<(), LineError> {
         let mut state = self.lock();
         let (line, chip_name) = line_mut(&mut state, chip, offset)?;
         if let Some(c) = &line.consumer {
-            return Err(busy_reason(&chip_name, offset, Some(c)));
+            return Err(busy(chip_name, offset, c));
         }
         line.consumer = Some(consumer.to_string());
         Ok(())
@@ -170,23 +170,35 @@ impl Sim {
     }
 }
 
-/// A chip by path (`/dev/gpiochip0`), name or label: index and the name it has.
+fn busy(chip: String, offset: u32, consumer: &str) -> LineError {
+    LineError::Busy {
+        chip,
+        offset,
+        consumer: Some(consumer.to_string()),
+    }
+}
+
 /// A line of a chip named by `spec`, with the chip's kernel name for messages.
 fn line_mut<'a>(
     state: &'a mut State,
     spec: &str,
     offset: u32,
-) -> Result<(&'a mut Line, String), String> {
+) -> Result<(&'a mut Line, String), LineError> {
     let (ci, chip_name) = find_chip(state, spec)?;
     let lines = &mut state.chips[ci].lines;
     let n = lines.len() as u32;
     match lines.get_mut(offset as usize) {
         Some(line) => Ok((line, chip_name)),
-        None => Err(no_offset_reason(&chip_name, n, offset)),
+        None => Err(LineError::NoOffset {
+            chip: chip_name,
+            lines: n,
+            offset,
+        }),
     }
 }
 
-fn find_chip(state: &State, spec: &str) -> Result<(usize, String), String> {
+/// A chip by path (`/dev/gpiochip0`), name or label: index and the name it has.
+fn find_chip(state: &State, spec: &str) -> Result<(usize, String), LineError> {
     let by = |f: &dyn Fn(&Chip) -> bool| state.chips.iter().position(f);
     let found = if let Some(name) = spec.strip_prefix("/dev/") {
         by(&|c| c.name == name)
@@ -201,7 +213,11 @@ fn find_chip(state: &State, spec: &str) -> Result<(usize, String), String> {
                 .iter()
                 .map(|c| (c.name.clone(), c.label.clone()))
                 .collect();
-            Err(no_chip_reason(spec, &known))
+            Err(LineError::NoChip {
+                spec: spec.to_string(),
+                known,
+                unreadable: None,
+            })
         }
     }
 }
@@ -214,39 +230,28 @@ impl Backend for Sim {
     fn request(&self, req: &LineRequest) -> Result<(Place, Box<dyn LineHandle>), RequestError> {
         let mut place = Place::default();
         let mut state = self.lock();
-        let fail = |place: &Place, reason: String| RequestError {
+        let fail = |place: &Place, reason: LineError| RequestError {
             place: place.clone(),
             reason,
         };
         let (ci, chip_name) = find_chip(&state, req.chip).map_err(|r| fail(&place, r))?;
         place.chip = Some(chip_name.clone());
         let lines = &state.chips[ci].lines;
-        let offset = match req.line {
-            LineRef::Offset(o) if (*o as usize) < lines.len() => *o,
-            LineRef::Offset(o) => {
-                return Err(fail(
-                    &place,
-                    no_offset_reason(&chip_name, lines.len() as u32, *o),
-                ))
-            }
-            LineRef::Name(n) => match lines
-                .iter()
-                .position(|l| l.name.as_deref() == Some(n.as_str()))
-            {
-                Some(i) => i as u32,
-                None => return Err(fail(&place, no_name_reason(&chip_name, n))),
-            },
-        };
+        let named = |offset: u32, name: &str| lines[offset as usize].name.as_deref() == Some(name);
+        let offset = find_line(&chip_name, lines.len() as u32, req.line, named)
+            .map_err(|r| fail(&place, r))?;
         place.offset = Some(offset);
         let generation = state.next_generation;
         state.next_generation += 1;
         let line = &mut state.chips[ci].lines[offset as usize];
         if let Some(c) = &line.consumer {
-            return Err(fail(&place, busy_reason(&chip_name, offset, Some(c))));
+            return Err(fail(&place, busy(chip_name, offset, c)));
         }
         let events = if req.edges && req.direction == Direction::In {
-            let fd = EventFd::new()
-                .map_err(|e| fail(&place, format!("cannot create an eventfd: {e}")))?;
+            let fd = EventFd::new().map_err(|e| {
+                let reason = format!("cannot create an eventfd: {e}");
+                fail(&place, LineError::System(reason))
+            })?;
             Some(Arc::new(EdgeQueue {
                 fd,
                 edges: Mutex::new(VecDeque::new()),
@@ -376,6 +381,7 @@ impl Drop for SimLine {
 
 #[cfg(test)]
 mod tests {
+    use super::super::config::LineRef;
     use super::*;
 
     fn req<'a>(chip: &'a str, line: &'a LineRef, direction: Direction) -> LineRequest<'a> {
@@ -403,8 +409,9 @@ mod tests {
             assert_eq!(place.chip.as_deref(), Some(want), "{spec}");
         }
         let e = sim.request(&req("nope", &l, Direction::In)).err().unwrap();
-        assert!(e.reason.contains("chip \"nope\" not found"), "{}", e.reason);
-        assert!(e.reason.contains("gpiochip0 [pistack-sim]"), "{}", e.reason);
+        let reason = e.reason.to_string();
+        assert!(reason.contains("chip \"nope\" not found"), "{reason}");
+        assert!(reason.contains("gpiochip0 [pistack-sim]"), "{reason}");
         assert_eq!(e.place, Place::default());
     }
 
@@ -427,13 +434,19 @@ mod tests {
             ))
             .err()
             .unwrap();
-        assert_eq!(e.reason, "gpiochip0 has no line named \"GPIO99\"");
+        assert_eq!(
+            e.reason.to_string(),
+            "gpiochip0 has no line named \"GPIO99\""
+        );
         assert_eq!(e.place.chip.as_deref(), Some("gpiochip0"));
         let e = sim
             .request(&req("gpiochip1", &LineRef::Offset(8), Direction::In))
             .err()
             .unwrap();
-        assert_eq!(e.reason, "gpiochip1 has 8 lines (0-7); there is no line 8");
+        assert_eq!(
+            e.reason.to_string(),
+            "gpiochip1 has 8 lines (0-7); there is no line 8"
+        );
     }
 
     #[test]
@@ -446,7 +459,7 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(
-            e.reason,
+            e.reason.to_string(),
             "line 5 of gpiochip0 is busy: held by \"pistack\" (EBUSY)"
         );
         assert_eq!(e.place.offset, Some(5));
@@ -457,7 +470,8 @@ mod tests {
             .request(&req("gpiochip0", &LineRef::Offset(6), Direction::In))
             .err()
             .unwrap();
-        assert!(e.reason.contains("held by \"gpioset\""), "{}", e.reason);
+        let reason = e.reason.to_string();
+        assert!(reason.contains("held by \"gpioset\""), "{reason}");
     }
 
     #[test]

@@ -157,7 +157,7 @@ pub fn signal_name(number: i32) -> String {
 pub fn validate(name: &str, p: &ProgramConfig) -> Vec<String> {
     let mut errors = Vec::new();
     let mut err = |key: &str, msg: String| errors.push(format!("programs.{name}.{key}: {msg}"));
-    if !valid_name(name) {
+    if !crate::names::valid(name, crate::names::MAX_LEN) {
         err("", "a program name is 1-64 of A-Z a-z 0-9 _ . -".into());
     }
     if p.command.is_empty() || p.command[0].is_empty() {
@@ -210,14 +210,6 @@ pub fn validate(name: &str, p: &ProgramConfig) -> Vec<String> {
         err("startsecs/stopwaitsecs", "at most 3600 s".into());
     }
     errors
-}
-
-pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
 }
 
 #[cfg(test)]

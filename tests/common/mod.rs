@@ -327,6 +327,21 @@ impl Resp {
     }
 }
 
+/// A daemon with one of each: a pin of each direction, a running program and a
+/// stopped one (the level matrix, metrics and health tests use it).
+pub fn sample_config() -> Value {
+    json!({
+        "gpio": {"backend": "sim", "pins": {
+            "LED": {"chip": "gpiochip0", "line": 17, "direction": "out"},
+            "BUTTON": {"chip": "gpiochip0", "line": 27, "direction": "in", "edge": "both"}
+        }},
+        "programs": {
+            "sleeper": {"command": ["sleep", "1000"], "startsecs": 0},
+            "idle": {"command": ["sleep", "1000"], "autostart": false}
+        }
+    })
+}
+
 /// `pistack --config PATH check-config`: its exit code and what it printed
 /// (stderr, then stdout).
 pub fn check_config(path: &Path) -> (Option<i32>, String) {

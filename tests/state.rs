@@ -1,0 +1,73 @@
+//! The state dir: one daemon (or `passwd`) at a time, and no acknowledged write
+//! lost when the daemon is killed with SIGKILL.
+mod common;
+use common::*;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+#[test]
+fn a_second_daemon_is_refused_on_the_same_state_dir() {
+    let d = Daemon::start(json!({}));
+    let out = std::process::Command::new(bin())
+        .args(["--config", d.config_path.to_str().unwrap(), "serve"])
+        .env("PISTACK_BIND", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in use"));
+}
+
+#[test]
+fn kill_9_during_concurrent_creations_loses_no_acknowledged_write() {
+    let dir = temp_dir("kill9");
+    let mut d = Daemon::start_in(dir.clone(), json!({}), &[]);
+    let root = d.root();
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let url = d.url("/api/auth/users");
+            let root = root.clone();
+            let acked = acked.clone();
+            std::thread::spawn(move || {
+                for i in 0..1000 {
+                    let name = format!("u{t}-{i}");
+                    let r = ureq::post(&url)
+                        .set("Authorization", &format!("Bearer {root}"))
+                        .timeout(Duration::from_secs(5))
+                        .send_json(json!({"name": name, "password": "long-enough"}));
+                    match r {
+                        Ok(r) if r.status() == 201 => acked.lock().unwrap().push(name),
+                        _ => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    eventually(20, || (acked.lock().unwrap().len() >= 40).then_some(())).unwrap();
+    d.kill();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    // Every state file parses, and holds every acknowledged user.
+    for f in std::fs::read_dir(dir.join("state")).unwrap() {
+        let p = f.unwrap().path();
+        if p.extension().is_some_and(|e| e == "json") {
+            serde_json::from_slice::<Value>(&std::fs::read(&p).unwrap())
+                .unwrap_or_else(|e| panic!("{p:?}: {e}"));
+        }
+    }
+    let d = Daemon::start_in(dir, json!({}), &[]);
+    let root = d.root();
+    let names: Vec<String> = d
+        .get("/api/auth/users", &root)
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap().to_string())
+        .collect();
+    for name in &acked {
+        assert!(names.contains(name), "acknowledged {name} was lost");
+    }
+}
