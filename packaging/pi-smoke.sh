@@ -3,10 +3,8 @@
 # driven with curl from the host.
 #
 #   Usage: packaging/pi-smoke.sh BINARY
-#     BINARY  a static ARMv6 pistack, e.g. $(../shared/tools/pi-cross-build musl)
+#     BINARY  a static ARMv6 pistack, e.g. $(tools/pi-cross-build musl)
 #   Env:
-#     PISTACK_TOOLS  directory with pi-run (default: ../shared/tools relative
-#                    to the repository root)
 #     SMOKE_READY_S  how long to wait for /api/health (default 60: qemu is slow)
 #     SMOKE_STOP_S   how long SIGTERM may take (default 20)
 #
@@ -24,9 +22,7 @@ set -uo pipefail
 bin=$(readlink -f "$1")
 [ -x "$bin" ] || { echo "pi-smoke: not an executable: $1" >&2; exit 2; }
 repo=$(cd "$(dirname "$0")/.." && pwd)
-tools=${PISTACK_TOOLS:-$repo/../shared/tools}
-pirun=$tools/pi-run
-[ -x "$pirun" ] || { echo "pi-smoke: no pi-run in $tools (set PISTACK_TOOLS)" >&2; exit 2; }
+pirun=$repo/tools/pi-run
 ready_s=${SMOKE_READY_S:-60}
 stop_s=${SMOKE_STOP_S:-20}
 
