@@ -27,15 +27,7 @@ ready_s=${SMOKE_READY_S:-60}
 stop_s=${SMOKE_STOP_S:-20}
 
 # --- tools (idempotent, non-interactive) ----------------------------------------
-missing=
-for t in curl jq python3; do command -v "$t" >/dev/null || missing="$missing $t"; done
-if [ -n "$missing" ]; then
-  sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
-  echo "pi-smoke: installing$missing" >&2
-  $sudo apt-get update -qq >&2
-  # shellcheck disable=SC2086
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends $missing >&2
-fi
+"$repo/tools/apt-need" --quiet pi-smoke curl:curl jq:jq python3:python3 || exit 2
 
 # --- bookkeeping ---------------------------------------------------------------------
 failures=0
