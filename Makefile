@@ -1,12 +1,11 @@
 # pistack — the two commands are `make run` and `make test`.
 SHELL := /bin/bash
 CARGO ?= cargo
-TOOLS ?= $(abspath ../shared/tools)
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 PREFIX ?= /usr
 DESTDIR ?=
 
-.PHONY: run build release test test-rust test-page test-pi test-unit-pi test-deb test-unit-file bench fmt lint pi pi-static deb install clean
+.PHONY: run build release deps test test-fresh test-rust test-page test-pi test-unit-pi test-deb test-unit-file bench fmt lint pi pi-static deb install clean
 
 ## run: build and start the daemon with conf/dev.json (simulated GPIO, demo programs, state in ./var)
 run: build
@@ -21,9 +20,18 @@ build:
 release:
 	$(CARGO) build --release
 
-## test: everything CI checks
-test: lint test-rust test-page test-unit-file test-pi test-deb
+## deps: install what the build and the tests need (idempotent; see tools/deps)
+deps:
+	tools/deps
+
+## test: everything CI checks (installs what it needs first)
+test: deps
+	$(MAKE) --no-print-directory lint test-rust test-page test-unit-file test-pi test-deb
 	@echo "make test: all checks passed"
+
+## test-fresh: a clone of HEAD in an empty folder builds, tests and runs the tools
+test-fresh: deps
+	tools/test-fresh
 
 test-rust:
 	$(CARGO) test --all-targets
@@ -45,7 +53,7 @@ test-deb: release
 
 ## bench: figures only (memory, start time, requests/s, p99, restart and GPIO latency, size)
 bench: release
-	@test ! -x $(TOOLS)/pi-cross-build || $(TOOLS)/pi-cross-build musl >/dev/null 2>&1 || \
+	@tools/pi-cross-build musl >/dev/null 2>&1 || \
 	  echo "bench: the ARMv6 build failed (make pi-static shows why)"
 	bench/core.sh
 	@test ! -x bench/supervisor.sh || bench/supervisor.sh
@@ -65,7 +73,7 @@ pi:
 	CROSS_CONFIG=cross/Cross.toml cross build --release --target arm-unknown-linux-gnueabihf
 
 pi-static:
-	$(TOOLS)/pi-cross-build musl
+	tools/pi-cross-build musl
 
 deb: release pi-static
 	packaging/deb/build-deb.sh amd64 target/release/pistack $(VERSION) dist

@@ -21,9 +21,7 @@ edges=${EDGES:-400}
 gap=${EDGE_GAP_S:-0.02}
 
 vm=${GPIO_SIM_VM:-}
-[[ -n $vm ]] || { [[ -x $here/../shared/tools/gpio-sim-vm ]] && vm=$here/../shared/tools/gpio-sim-vm; } || true
-[[ -n $vm ]] || vm=$(command -v gpio-sim-vm || true)
-[[ -n $vm ]] || { echo "bench/gpio.sh: gpio-sim-vm not found (set GPIO_SIM_VM)" >&2; exit 1; }
+[[ -n $vm ]] || vm=$here/tools/gpio-sim-vm
 
 bin=${PISTACK_BIN:-}
 if [[ -z $bin ]]; then

@@ -3,10 +3,8 @@
 # driven with curl from the host.
 #
 #   Usage: packaging/pi-smoke.sh BINARY
-#     BINARY  a static ARMv6 pistack, e.g. $(../shared/tools/pi-cross-build musl)
+#     BINARY  a static ARMv6 pistack, e.g. $(tools/pi-cross-build musl)
 #   Env:
-#     PISTACK_TOOLS  directory with pi-run (default: ../shared/tools relative
-#                    to the repository root)
 #     SMOKE_READY_S  how long to wait for /api/health (default 60: qemu is slow)
 #     SMOKE_STOP_S   how long SIGTERM may take (default 20)
 #
@@ -24,22 +22,12 @@ set -uo pipefail
 bin=$(readlink -f "$1")
 [ -x "$bin" ] || { echo "pi-smoke: not an executable: $1" >&2; exit 2; }
 repo=$(cd "$(dirname "$0")/.." && pwd)
-tools=${PISTACK_TOOLS:-$repo/../shared/tools}
-pirun=$tools/pi-run
-[ -x "$pirun" ] || { echo "pi-smoke: no pi-run in $tools (set PISTACK_TOOLS)" >&2; exit 2; }
+pirun=$repo/tools/pi-run
 ready_s=${SMOKE_READY_S:-60}
 stop_s=${SMOKE_STOP_S:-20}
 
 # --- tools (idempotent, non-interactive) ----------------------------------------
-missing=
-for t in curl jq python3; do command -v "$t" >/dev/null || missing="$missing $t"; done
-if [ -n "$missing" ]; then
-  sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
-  echo "pi-smoke: installing$missing" >&2
-  $sudo apt-get update -qq >&2
-  # shellcheck disable=SC2086
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends $missing >&2
-fi
+"$repo/tools/apt-need" --quiet pi-smoke curl:curl jq:jq python3:python3 || exit 2
 
 # --- bookkeeping ---------------------------------------------------------------------
 failures=0

@@ -5,8 +5,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
-tools=${PISTACK_TOOLS:-$repo/../shared/tools}
-export PISTACK_TOOLS=$tools
+tools=$repo/tools
 
 # 1. Unit tests. The test harness needs unwinding and the release profile aborts,
 #    so this build overrides the profile (and skips LTO) in its own target dir.

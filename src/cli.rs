@@ -1,4 +1,4 @@
-//! The command line (docs: api.md, "Command line").
+//! The command line (docs/api.md, "Command line").
 
 use crate::config;
 use std::path::PathBuf;

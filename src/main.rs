@@ -5,6 +5,8 @@
 mod auth;
 mod cli;
 mod config;
+#[cfg(test)]
+mod config_docs;
 mod events;
 mod gpio;
 mod health;

@@ -14,7 +14,7 @@
 # exists only where the package is installed, so the unit is checked as a copy in
 # a temp dir, under the same file name, with ExecStart pointing at a stand-in
 # executable in that temp dir. Nothing else in the unit is changed.
-# Installs systemd (which ships systemd-analyze) with apt when it is missing.
+# Installs systemd (which ships systemd-analyze) through tools/apt-need when it is missing.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,13 +22,7 @@ unit=${1:-$here/pistack.service}
 max=${MAX_EXPOSURE:-2.5}
 [ -f "$unit" ] || { echo "check-unit: no such unit file: $unit" >&2; exit 2; }
 
-if ! command -v systemd-analyze >/dev/null 2>&1; then
-  sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
-  echo "check-unit: installing systemd (for systemd-analyze)" >&2
-  $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq -o Dpkg::Use-Pty=0 \
-    --no-install-recommends systemd >&2
-fi
+"$here/../tools/apt-need" --quiet check-unit systemd:systemd-analyze
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -10,7 +10,8 @@
 //! sequences them with the API calls without a second control channel.
 //!
 //! The test is skipped (loudly) only when gpio-sim-vm reports that the VM cannot
-//! run here (exit 125); a missing tool is a failure unless PISTACK_SKIP_VM=1.
+//! run here (exit 125), or PISTACK_SKIP_VM=1 is set; under `CI=true` it is never
+//! skipped, so CI cannot pass without having run it.
 
 mod common;
 use serde_json::Value;
@@ -20,20 +21,20 @@ use std::process::Command;
 
 const LABEL: &str = "pistack-vm";
 
-/// The gpio-sim-vm tool: `$GPIO_SIM_VM`, else `../shared/tools/gpio-sim-vm` next to
-/// the repository, else on PATH.
-fn vm_tool() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("GPIO_SIM_VM") {
-        return Some(p.into());
+/// The gpio-sim-vm tool: `$GPIO_SIM_VM`, else the repository's `tools/gpio-sim-vm`.
+fn vm_tool() -> PathBuf {
+    match std::env::var_os("GPIO_SIM_VM") {
+        Some(p) => p.into(),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/gpio-sim-vm"),
     }
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/gpio-sim-vm");
-    if shared.exists() {
-        return Some(shared);
+}
+
+/// A skip is allowed outside CI only; in CI it is a failure.
+fn skip(why: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("gpio_vm cannot be skipped in CI (CI=true): {why}");
     }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("gpio-sim-vm"))
-        .find(|p| p.exists())
+    eprintln!("\n!!!!! gpio_vm SKIPPED: {why} !!!!!\n");
 }
 
 /// What the script printed: `@@ TAG REST` lines and `@@begin NAME` .. `@@end` blocks.
@@ -173,13 +174,11 @@ fn vm_binary(dir: &Path) -> PathBuf {
 /// Boot the VM and run `script` with the binary and config; `None` when the VM
 /// cannot run on this machine.
 fn run_in_vm(script: &str) -> Option<Output> {
-    let Some(tool) = vm_tool() else {
-        if std::env::var_os("PISTACK_SKIP_VM").is_some() {
-            eprintln!("\n!!!!! gpio_vm SKIPPED: no gpio-sim-vm and PISTACK_SKIP_VM is set !!!!!\n");
-            return None;
-        }
-        panic!("gpio-sim-vm not found: set GPIO_SIM_VM=/path/to/gpio-sim-vm (or PISTACK_SKIP_VM=1 to skip)");
-    };
+    if std::env::var_os("PISTACK_SKIP_VM").is_some() {
+        skip("PISTACK_SKIP_VM is set");
+        return None;
+    }
+    let tool = vm_tool();
     let dir = common::temp_dir("gpio-vm");
     let bin = vm_binary(&dir);
     let conf = dir.join("pistack.json");
@@ -218,9 +217,9 @@ fn run_in_vm(script: &str) -> Option<Output> {
     match out.status.code() {
         Some(0) => Some(Output::parse(stdout)),
         Some(125) => {
-            eprintln!(
-                "\n!!!!! gpio_vm SKIPPED: gpio-sim-vm cannot run a VM on this machine (exit 125) !!!!!\n{stderr}\n"
-            );
+            skip(&format!(
+                "gpio-sim-vm cannot run a VM on this machine (exit 125)\n{stderr}"
+            ));
             None
         }
         code => panic!("gpio-sim-vm exited {code:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"),

@@ -4,7 +4,7 @@
 #   Usage: packaging/deb/build-deb.sh ARCH BINARY VERSION OUTDIR
 #     ARCH     Debian architecture: amd64 | armhf | arm64
 #     BINARY   the pistack executable for ARCH (for armhf: the static ARMv6 musl
-#              build from ../shared/tools/pi-cross-build musl, so it runs on the
+#              build from tools/pi-cross-build musl, so it runs on the
 #              Pi Zero and needs no libc6)
 #     VERSION  Debian version, e.g. 0.1.0 or 0.1.0-1
 #     OUTDIR   where pistack_<VERSION>_<ARCH>.deb is written (created if missing)

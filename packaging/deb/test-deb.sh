@@ -7,8 +7,7 @@
 # maintainer scripts then only enable the unit (symlinks), they do not start it.
 # A package for another architecture (armhf on an amd64 CI host) is installed
 # with --force-architecture and its binary run through pi-run (qemu-arm,
-# ARM1176); PISTACK_TOOLS points at the tools (default: ../shared/tools next
-# to the repository).
+# ARM1176, tools/pi-run of this repository).
 # Refuses to run when pistack is already installed (it purges it at the end),
 # unless TEST_DEB_FORCE=1.
 # Prints `ok - ...` / `not ok - ...`; exits 1 when any check failed.
@@ -20,7 +19,6 @@ deb=$(readlink -f "$1")
 [ "$(id -u)" = 0 ] || { echo "test-deb: must run as root (dpkg -i)" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-tools=${PISTACK_TOOLS:-$repo/../shared/tools}
 
 failures=0
 ok()     { echo "ok - $*"; }
@@ -42,7 +40,7 @@ hostarch=$(dpkg --print-architecture)
 force=() runner=()
 if [ "$pkgarch" != "$hostarch" ] && [ "$pkgarch" != all ]; then
   force=(--force-architecture)
-  runner=("$tools/pi-run")
+  runner=("$repo/tools/pi-run")
   echo "# $pkgarch package on a $hostarch host: --force-architecture, binary run with pi-run"
 fi
 name=$(basename "$deb")

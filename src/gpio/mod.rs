@@ -73,7 +73,7 @@ pub fn pulse_length(ms: u64) -> Result<Duration, Error> {
     }
 }
 
-/// A pin as the API shows it (`Pin` of api.md, plus `error` when it failed).
+/// A pin as the API shows it (`Pin` of docs/api.md, plus `error` when it failed).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PinState {
     pub name: String,

@@ -1,4 +1,4 @@
-//! `/api/supervisor/...`: a thin layer over [`Supervisor`] (api.md, "Supervisor").
+//! `/api/supervisor/...`: a thin layer over [`Supervisor`] (docs/api.md, "Supervisor").
 
 use super::config::{signal_number, SIGNAL_FORMS};
 use super::{Error, Supervisor};

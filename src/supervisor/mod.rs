@@ -1,5 +1,5 @@
-//! Process supervision, supervisord's job done in-process (docs: api.md
-//! "Supervisor", config.md `programs`).
+//! Process supervision, supervisord's job done in-process (docs/api.md
+//! "Supervisor", docs/config.md `programs`).
 //!
 //! One supervisor thread ([`runner`]) owns every program's state machine
 //! ([`state`]) and is the only one to fork, signal and reap. It sleeps in a
@@ -94,7 +94,7 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// A program as the API shows it (api.md's `Process`).
+/// A program as the API shows it (docs/api.md's `Process`).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ProcessInfo {
     pub name: String,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The page tests: set up what they need (idempotent), then run them.
+# The page tests (Debian's chromium driven by playwright-core; `make deps` installs both).
 #   tests/page/run.sh            from anywhere; exit status = the tests'
 # Env: PISTACK_BIN to test a given binary (then nothing is built);
 #      PISTACK_TEST_VERBOSE=1 to echo the daemon's log.
@@ -8,19 +8,10 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 cd "$HERE"
 
-if [ ! -x /usr/bin/chromium ]; then
-  echo "run.sh: installing Debian's chromium" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends chromium
-fi
-
-# npm ci when node_modules is missing or older than the lock file.
-if [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules ]; then
-  echo "run.sh: npm ci" >&2
-  npm ci --no-audit --no-fund
-  touch node_modules # npm ci may keep the folder's old time
-fi
+# What this needs is installed by `make deps` (tools/deps), not here.
+[ -x /usr/bin/chromium ] || { echo "run.sh: no /usr/bin/chromium: run make deps" >&2; exit 1; }
+[ -d node_modules/playwright-core ] && [ ! package-lock.json -nt node_modules ] ||
+  { echo "run.sh: tests/page/node_modules is missing or older than package-lock.json: run make deps" >&2; exit 1; }
 
 if [ -z "${PISTACK_BIN:-}" ] && [ ! -x "$REPO/target/debug/pistack" ]; then
   echo "run.sh: building the daemon" >&2
