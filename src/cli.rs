@@ -105,10 +105,7 @@ pub fn passwd(path: &std::path::Path, name: &str) -> i32 {
         let password = line.trim_end_matches(['\n', '\r']);
         let auth = crate::auth::Auth::open(&config.auth, &config.state_dir)?;
         auth.set_password_by_name(name, password)
-            .map_err(|e| match e {
-                crate::auth::Error::Invalid(m) | crate::auth::Error::NotFound(m) => m,
-                other => format!("{other:?}"),
-            })?;
+            .map_err(|e| e.to_string())?;
         println!("password of {name} changed; their sessions are ended");
         Ok(())
     };

@@ -84,6 +84,9 @@ pub struct AuthConfig {
     pub throttle_free_attempts: u32,
     /// Longest wait a throttled client is told to take.
     pub throttle_max_delay_s: u64,
+    /// Password checks (logins, `current_password`) started per second at most,
+    /// over all clients: what bounds guessing from many addresses.
+    pub password_checks_per_s: u32,
 }
 
 impl Default for AuthConfig {
@@ -95,6 +98,7 @@ impl Default for AuthConfig {
             pbkdf2_iterations: 600_000,
             throttle_free_attempts: 5,
             throttle_max_delay_s: 900,
+            password_checks_per_s: 10,
         }
     }
 }
@@ -335,6 +339,9 @@ impl Config {
         }
         if self.auth.pbkdf2_iterations < 1000 {
             problems.push("auth.pbkdf2_iterations: must be at least 1000".into());
+        }
+        if self.auth.password_checks_per_s == 0 {
+            problems.push("auth.password_checks_per_s: must be above 0".into());
         }
         if self.auth.access_ttl_s == 0 || self.auth.refresh_ttl_s < self.auth.access_ttl_s {
             problems.push(

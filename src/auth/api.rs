@@ -9,17 +9,22 @@ use std::sync::Arc;
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> ApiError {
+        let message = e.to_string();
         match e {
-            Error::Invalid(m) => ApiError::bad_request(m),
-            Error::Unauthenticated(m) => ApiError::unauthorized(m),
-            Error::NotFound(m) => ApiError::not_found(m),
-            Error::Conflict(m) => ApiError::conflict(m),
-            Error::Throttled { retry_after_s } => ApiError::new(
-                429,
-                format!("too many failed logins; try again in {retry_after_s} s"),
-            )
-            .with_header("Retry-After", retry_after_s.to_string()),
-            Error::Storage(m) => ApiError::internal(format!("could not save: {m}")),
+            Error::Invalid(_) => ApiError::bad_request(message),
+            Error::Unauthenticated(_) => ApiError::unauthorized(message),
+            Error::Forbidden(_) => ApiError::forbidden(message),
+            Error::NotFound(_) => ApiError::not_found(message),
+            Error::Conflict(_) => ApiError::conflict(message),
+            Error::Throttled { retry_after_s } => {
+                ApiError::new(429, message).with_header("Retry-After", retry_after_s.to_string())
+            }
+            Error::Busy => ApiError::new(429, message).with_header("Retry-After", "1"),
+            Error::DiskFull(_) => {
+                log::error!("{message}");
+                ApiError::unavailable(message)
+            }
+            Error::Storage(_) => ApiError::internal(message),
         }
     }
 }
@@ -179,8 +184,14 @@ pub fn routes(auth: Arc<Auth>) -> Vec<Route> {
             move |ctx| {
                 let body: UserPatch = ctx.json()?;
                 let caller = ctx.caller()?;
-                let target = patch.get_user(ctx.param("id"))?;
-                authorize_patch(&patch, caller, &target, &body)?;
+                let id = ctx.param("id");
+                // Before the lookup: a User must not learn which ids exist.
+                if caller.level == Level::User && caller.id != id {
+                    return Err(ApiError::forbidden("a User may change only itself"));
+                }
+                let target = patch.get_user(id)?;
+                let client = ctx.remote.map(|ip| ip.to_string()).unwrap_or_default();
+                authorize_patch(&patch, caller, &target, &body, &client)?;
                 Ok(Reply::ok(&patch.update_user(&target.id, &body)?))
             },
         ),
@@ -213,6 +224,7 @@ fn authorize_patch(
     caller: &Caller,
     target: &super::User,
     body: &UserPatch,
+    client: &str,
 ) -> Result<(), ApiError> {
     if caller.level == Level::Root {
         return Ok(());
@@ -227,9 +239,7 @@ fn authorize_patch(
         let current = body.current_password.as_deref().ok_or_else(|| {
             ApiError::bad_request("current_password: required to change your own password")
         })?;
-        if !auth.check_password(&caller.id, current) {
-            return Err(ApiError::forbidden("current_password is wrong"));
-        }
+        auth.check_password(&caller.id, current, client)?;
         return Ok(());
     }
     if caller.level == Level::Admin && target.level == Level::User {

@@ -3,7 +3,9 @@
 //!
 //! Invariants:
 //! - `users.json` and `sessions.json` are written (atomically) before a change is
-//!   acknowledged; a crash loses nothing that was answered.
+//!   acknowledged; a crash loses nothing that was answered. Memory changes only
+//!   after its file is written, so a failed write leaves memory and disk agreeing;
+//!   when both files change, sessions go first (see [`Auth::commit`]).
 //! - Every token carries the id of its login ("family"). A token is valid only while
 //!   its family is live, so logout, a password change, a deletion, or the reuse of a
 //!   rotated refresh token ends access tokens too.
@@ -13,6 +15,7 @@
 pub mod api;
 pub mod jwt;
 pub mod password;
+pub mod slots;
 pub mod throttle;
 
 use crate::config::AuthConfig;
@@ -20,6 +23,7 @@ use crate::events::now_s;
 use crate::store;
 use jwt::Claims;
 use serde::{Deserialize, Serialize};
+use slots::Slots;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -109,19 +113,65 @@ pub struct Tokens {
     pub user: User,
 }
 
+/// Why an auth operation failed. Each message says what to do next; show them
+/// with `Display`.
 #[derive(Debug, PartialEq)]
 pub enum Error {
+    /// The request itself is wrong (a bad name, a short password): fix and resend.
     Invalid(String),
+    /// No valid credentials or token: log in (again).
     Unauthenticated(String),
+    /// The caller is known but may not do this.
+    Forbidden(String),
     NotFound(String),
+    /// The change clashes with the state (a taken name, the last Root).
     Conflict(String),
-    Throttled { retry_after_s: u64 },
+    /// Too many wrong passwords for this account from this address.
+    Throttled {
+        retry_after_s: u64,
+    },
+    /// Every password-check slot stayed busy for as long as a caller waits.
+    Busy,
+    /// The state dir's disk (or quota) is full; nothing was changed.
+    DiskFull(String),
+    /// Any other failure to read or write state, or to get random bytes.
     Storage(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Invalid(m)
+            | Error::Unauthenticated(m)
+            | Error::Forbidden(m)
+            | Error::NotFound(m)
+            | Error::Conflict(m) => f.write_str(m),
+            Error::Throttled { retry_after_s } => {
+                write!(f, "too many failed logins; try again in {retry_after_s} s")
+            }
+            Error::Busy => f.write_str("too many password checks at once; try again in 1 s"),
+            Error::DiskFull(path) => write!(
+                f,
+                "could not save {path}: the disk is full; free some space and try again \
+                 (nothing was changed)"
+            ),
+            Error::Storage(m) => write!(f, "could not save: {m}"),
+        }
+    }
 }
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Error {
         Error::Storage(e.to_string())
+    }
+}
+
+/// The error of a failed write of `path`.
+fn write_error(path: &Path, e: std::io::Error) -> Error {
+    if store::is_disk_full(&e) {
+        Error::DiskFull(path.display().to_string())
+    } else {
+        Error::Storage(format!("{}: {e}", path.display()))
     }
 }
 
@@ -157,24 +207,14 @@ pub struct Auth {
     /// which names exist. Made on first need: hashing at full cost on every start
     /// would cost a Pi Zero seconds.
     dummy_hash: std::sync::OnceLock<String>,
-    /// Password checks running now; see [`MAX_CONCURRENT_LOGINS`].
-    logins_running: Mutex<usize>,
+    /// Every password check (login, `current_password`) runs in one of these.
+    slots: Slots,
 }
 
-/// A password check at full cost takes a Pi Zero's only core for seconds. Beyond
-/// this many at once, logins are told to come back (429) so that a login flood
-/// cannot take every HTTP worker and starve the rest of the API and the watchdog.
-const MAX_CONCURRENT_LOGINS: usize = 2;
-
-/// Holds one of the login slots until dropped.
-struct LoginSlot<'a>(&'a Mutex<usize>);
-
-impl Drop for LoginSlot<'_> {
-    fn drop(&mut self) {
-        let mut n = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        *n = n.saturating_sub(1);
-    }
-}
+/// Password checks running at once; see [`slots`].
+const CHECKS_AT_ONCE: usize = 2;
+/// How long a login waits for a password-check slot before a 429.
+const SLOT_WAIT: Duration = Duration::from_secs(10);
 
 pub fn valid_name(name: &str) -> bool {
     (1..=32).contains(&name.len())
@@ -257,15 +297,16 @@ impl Auth {
             users_path,
             sessions_path,
             dummy_hash: std::sync::OnceLock::new(),
-            logins_running: Mutex::new(0),
+            slots: Slots::new(CHECKS_AT_ONCE, settings.password_checks_per_s, SLOT_WAIT),
         };
         auth.create_first_root(state_dir)?;
         {
             let mut state = auth.lock();
-            let before = state.families.len();
-            prune(&mut state.families, now_s());
-            if state.families.len() != before {
-                auth.save_sessions(&state).map_err(|e| format!("{e:?}"))?;
+            let mut families = state.families.clone();
+            prune(&mut families, now_s());
+            if families.len() != state.families.len() {
+                auth.commit(&mut state, Some(families), None)
+                    .map_err(|e| e.to_string())?;
             }
         }
         Ok(auth)
@@ -291,7 +332,7 @@ impl Auth {
                 .map_err(|e| format!("{}: {e}", file.display()))?;
         }
         self.create_user("root", &password, Level::Root)
-            .map_err(|e| format!("{e:?}"))?;
+            .map_err(|e| e.to_string())?;
         if from_env {
             log::warn!("created user root with the password from PISTACK_ROOT_PASSWORD");
         } else {
@@ -303,20 +344,35 @@ impl Auth {
         Ok(())
     }
 
-    fn save_users(&self, state: &State) -> Result<(), Error> {
-        let file = UsersFile {
-            users: state.users.clone(),
-        };
-        store::write_json(&self.users_path, &file)
-            .map_err(|e| Error::Storage(format!("{}: {e}", self.users_path.display())))
-    }
-
-    fn save_sessions(&self, state: &State) -> Result<(), Error> {
-        let file = SessionsFile {
-            families: state.families.clone(),
-        };
-        store::write_json(&self.sessions_path, &file)
-            .map_err(|e| Error::Storage(format!("{}: {e}", self.sessions_path.display())))
+    /// Make new sessions and/or users the state: each is written to its file
+    /// first and swapped into memory only once written, so a failed write
+    /// changes neither.
+    ///
+    /// Sessions go first. A change of both is a revocation plus a user change (a
+    /// new password, a deletion); if the users write then fails, the sessions stay
+    /// ended on disk and in memory while the user is unchanged in both. The
+    /// request fails, but no revoked token can come back, not even after a
+    /// restart. The other order could leave a new password on disk beside the
+    /// sessions it should have ended.
+    fn commit(
+        &self,
+        state: &mut State,
+        families: Option<BTreeMap<String, Family>>,
+        users: Option<Vec<UserRecord>>,
+    ) -> Result<(), Error> {
+        if let Some(families) = families {
+            let file = SessionsFile { families };
+            store::write_json(&self.sessions_path, &file)
+                .map_err(|e| write_error(&self.sessions_path, e))?;
+            state.families = file.families;
+        }
+        if let Some(users) = users {
+            let file = UsersFile { users };
+            store::write_json(&self.users_path, &file)
+                .map_err(|e| write_error(&self.users_path, e))?;
+            state.users = file.users;
+        }
+        Ok(())
     }
 
     // ----- tokens ---------------------------------------------------------------
@@ -329,30 +385,22 @@ impl Auth {
     ) -> Result<Tokens, Error> {
         let now = now_s();
         let jti = crate::random::uuid()?;
+        let mut families = state.families.clone();
         let family_id = match family_id {
             Some(f) => f,
             None => {
-                make_room(&mut state.families, &user.id);
+                make_room(&mut families, &user.id);
                 crate::random::uuid()?
             }
         };
-        let last_use = state
-            .families
-            .values()
-            .map(|f| f.last_use)
-            .max()
-            .unwrap_or(0)
-            + 1;
-        let family = state
-            .families
-            .entry(family_id.clone())
-            .or_insert_with(|| Family {
-                user_id: user.id.clone(),
-                created_at: now,
-                expires_at: now + self.settings.refresh_ttl_s,
-                current_jti: String::new(),
-                last_use: 0,
-            });
+        let last_use = families.values().map(|f| f.last_use).max().unwrap_or(0) + 1;
+        let family = families.entry(family_id.clone()).or_insert_with(|| Family {
+            user_id: user.id.clone(),
+            created_at: now,
+            expires_at: now + self.settings.refresh_ttl_s,
+            current_jti: String::new(),
+            last_use: 0,
+        });
         family.last_use = last_use;
         family.current_jti = jti.clone();
         family.expires_at = now + self.settings.refresh_ttl_s;
@@ -378,8 +426,8 @@ impl Auth {
             ),
             &self.secret,
         );
-        prune(&mut state.families, now);
-        self.save_sessions(state)?;
+        prune(&mut families, now);
+        self.commit(state, Some(families), None)?;
         Ok(Tokens {
             access_token: access,
             refresh_token: refresh,
@@ -391,20 +439,40 @@ impl Auth {
 
     /// Log in with name and password; `client` is the caller's address for throttling.
     pub fn login(&self, name: &str, pass: &str, client: &str) -> Result<Tokens, Error> {
-        let now = Instant::now();
-        let keys = [format!("acct:{name}"), format!("addr:{client}")];
-        if let Err(wait) = self.throttle.check(&keys, now) {
-            return Err(Error::Throttled {
-                retry_after_s: wait,
-            });
-        }
-        let _slot = self
-            .login_slot()
-            .ok_or(Error::Throttled { retry_after_s: 1 })?;
-        let found = {
-            let state = self.lock();
-            state.users.iter().find(|u| u.user.name == name).cloned()
-        };
+        let key = Throttle::key(name, client);
+        let rec = self
+            .guarded_check(&key, pass, |state| {
+                state.users.iter().find(|u| u.user.name == name).cloned()
+            })?
+            .ok_or_else(|| Error::Unauthenticated("invalid credentials".into()))?;
+        let mut state = self.lock();
+        self.rehash_if_needed(&mut state, &rec, pass);
+        let user = state
+            .user(&rec.user.id)
+            .map(|u| u.user.clone())
+            .ok_or_else(|| Error::Unauthenticated("invalid credentials".into()))?;
+        self.issue(&mut state, &user, None)
+    }
+
+    /// Check `pass` against the user `find` picks, under the throttle of `key` and
+    /// in a password-check slot. `Ok(Some(user))` when it matches. An unknown user
+    /// costs as much as a known one, so timing does not tell which names exist.
+    fn guarded_check(
+        &self,
+        key: &str,
+        pass: &str,
+        find: impl Fn(&State) -> Option<UserRecord>,
+    ) -> Result<Option<UserRecord>, Error> {
+        let throttled = |retry_after_s| Error::Throttled { retry_after_s };
+        self.throttle
+            .check(key, Instant::now())
+            .map_err(throttled)?;
+        let _slot = self.slots.acquire().ok_or(Error::Busy)?;
+        // Guesses with the same key that waited beside this one may have failed.
+        self.throttle
+            .check(key, Instant::now())
+            .map_err(throttled)?;
+        let found = find(&self.lock());
         let ok = match &found {
             Some(rec) => password::verify(pass, &rec.password_hash),
             None => {
@@ -416,37 +484,32 @@ impl Auth {
                 false
             }
         };
-        let Some(rec) = found.filter(|_| ok) else {
-            self.throttle.failure(&keys, now);
-            return Err(Error::Unauthenticated("invalid credentials".into()));
-        };
-        self.throttle.success(&keys[0]);
-        let mut state = self.lock();
-        // Re-hash at the configured cost, if the stored hash is of another one.
-        if password::iterations(&rec.password_hash) != Some(self.settings.pbkdf2_iterations) {
-            let new_hash = password::hash(pass, self.settings.pbkdf2_iterations)?;
-            if let Some(r) = state.users.iter_mut().find(|u| u.user.id == rec.user.id) {
-                r.password_hash = new_hash;
-                self.save_users(&state)?;
-            }
+        if ok {
+            self.throttle.success(key);
+            Ok(found)
+        } else {
+            self.throttle.failure(key, Instant::now());
+            Ok(None)
         }
-        let user = state
-            .user(&rec.user.id)
-            .map(|u| u.user.clone())
-            .ok_or_else(|| Error::Unauthenticated("invalid credentials".into()))?;
-        self.issue(&mut state, &user, None)
     }
 
-    fn login_slot(&self) -> Option<LoginSlot<'_>> {
-        let mut n = self
-            .logins_running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if *n >= MAX_CONCURRENT_LOGINS {
-            return None;
+    /// Re-hash at the configured cost, if the stored hash is of another one. Best
+    /// effort: a failed write leaves the old hash, which still works.
+    fn rehash_if_needed(&self, state: &mut State, rec: &UserRecord, pass: &str) {
+        let cost = self.settings.pbkdf2_iterations;
+        if password::iterations(&rec.password_hash) == Some(cost) {
+            return;
         }
-        *n += 1;
-        Some(LoginSlot(&self.logins_running))
+        let Ok(new_hash) = password::hash(pass, cost) else {
+            return;
+        };
+        let mut users = state.users.clone();
+        if let Some(r) = users.iter_mut().find(|u| u.user.id == rec.user.id) {
+            r.password_hash = new_hash;
+            if let Err(e) = self.commit(state, None, Some(users)) {
+                log::warn!("could not re-hash the password of {}: {e}", rec.user.name);
+            }
+        }
     }
 
     /// Rotate a refresh token. Presenting one that was already rotated revokes its
@@ -463,8 +526,9 @@ impl Auth {
             .get(&claims.fam)
             .ok_or_else(|| Error::Unauthenticated("this session has ended; log in again".into()))?;
         if family.current_jti != claims.jti {
-            state.families.remove(&claims.fam);
-            self.save_sessions(&state)?;
+            let mut families = state.families.clone();
+            families.remove(&claims.fam);
+            self.commit(&mut state, Some(families), None)?;
             log::warn!(
                 "refresh token reuse for user {}: its session is revoked",
                 claims.nam
@@ -520,8 +584,9 @@ impl Auth {
         let claims: Claims = jwt::verify_signature(token, &self.secret)
             .map_err(|e| Error::Unauthenticated(e.to_string()))?;
         let mut state = self.lock();
-        if state.families.remove(&claims.fam).is_some() {
-            self.save_sessions(&state)?;
+        let mut families = state.families.clone();
+        if families.remove(&claims.fam).is_some() {
+            self.commit(&mut state, Some(families), None)?;
         }
         Ok(())
     }
@@ -529,9 +594,10 @@ impl Auth {
     /// End every login of a user; returns how many were live.
     pub fn logout_all(&self, user_id: &str) -> Result<usize, Error> {
         let mut state = self.lock();
-        let n = revoke_user(&mut state.families, user_id);
+        let mut families = state.families.clone();
+        let n = revoke_user(&mut families, user_id);
         if n > 0 {
-            self.save_sessions(&state)?;
+            self.commit(&mut state, Some(families), None)?;
         }
         Ok(n)
     }
@@ -573,14 +639,12 @@ impl Auth {
             level,
             created_at: now_s(),
         };
-        state.users.push(UserRecord {
+        let mut users = state.users.clone();
+        users.push(UserRecord {
             user: user.clone(),
             password_hash: hash,
         });
-        if let Err(e) = self.save_users(&state) {
-            state.users.pop();
-            return Err(e);
-        }
+        self.commit(&mut state, None, Some(users))?;
         Ok(user)
     }
 
@@ -626,35 +690,36 @@ impl Auth {
                 ));
             }
         }
-        let before = state.users[idx].clone();
-        {
-            let rec = &mut state.users[idx];
-            if let Some(name) = &patch.name {
-                rec.user.name = name.clone();
-            }
-            if let Some(level) = patch.level {
-                rec.user.level = level;
-            }
-            if let Some(h) = new_hash.clone() {
-                rec.password_hash = h;
+        let mut users = state.users.clone();
+        let rec = &mut users[idx];
+        if let Some(name) = &patch.name {
+            rec.user.name = name.clone();
+        }
+        if let Some(level) = patch.level {
+            rec.user.level = level;
+        }
+        let mut families = None;
+        if let Some(h) = new_hash {
+            rec.password_hash = h;
+            let mut f = state.families.clone();
+            if revoke_user(&mut f, id) > 0 {
+                families = Some(f);
             }
         }
-        if let Err(e) = self.save_users(&state) {
-            state.users[idx] = before;
-            return Err(e);
-        }
-        if new_hash.is_some() && revoke_user(&mut state.families, id) > 0 {
-            self.save_sessions(&state)?;
-        }
-        Ok(state.users[idx].user.clone())
+        let updated = rec.user.clone();
+        self.commit(&mut state, families, Some(users))?;
+        Ok(updated)
     }
 
-    /// Does `pass` match the user's password? (for a self-service change)
-    pub fn check_password(&self, id: &str, pass: &str) -> bool {
-        let hash = self.lock().user(id).map(|u| u.password_hash.clone());
-        match hash {
-            Some(h) => password::verify(pass, &h),
-            None => false,
+    /// Is `pass` the password of user `id`? For a self-service change, under the
+    /// same throttle (account and `client` address) and slots as a login, so that
+    /// it is no faster way to guess.
+    pub fn check_password(&self, id: &str, pass: &str, client: &str) -> Result<(), Error> {
+        let name = self.lock().user(id).map(|u| u.user.name.clone());
+        let key = Throttle::key(name.as_deref().unwrap_or(id), client);
+        match self.guarded_check(&key, pass, |state| state.user(id).cloned())? {
+            Some(_) => Ok(()),
+            None => Err(Error::Forbidden("current_password is wrong".into())),
         }
     }
 
@@ -675,14 +740,11 @@ impl Auth {
                 "this is the last Root; make another Root first".into(),
             ));
         }
-        let removed = state.users.remove(idx);
-        if let Err(e) = self.save_users(&state) {
-            state.users.insert(idx, removed);
-            return Err(e);
-        }
-        if revoke_user(&mut state.families, id) > 0 {
-            self.save_sessions(&state)?;
-        }
+        let mut users = state.users.clone();
+        users.remove(idx);
+        let mut families = state.families.clone();
+        let families = (revoke_user(&mut families, id) > 0).then_some(families);
+        self.commit(&mut state, families, Some(users))?;
         Ok(())
     }
 
@@ -776,6 +838,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let settings = AuthConfig {
             pbkdf2_iterations: 1000,
+            password_checks_per_s: 1000,
             ..AuthConfig::default()
         };
         (Auth::open(&settings, &dir).unwrap(), dir)
@@ -856,18 +919,22 @@ mod tests {
     }
 
     #[test]
-    fn logins_beyond_the_concurrency_limit_are_turned_away() {
-        let (auth, dir) = temp_auth("slots");
-        let held: Vec<_> = (0..MAX_CONCURRENT_LOGINS)
-            .map(|_| auth.login_slot().unwrap())
-            .collect();
+    fn a_login_waits_for_a_busy_slot_then_gives_up() {
+        let (mut auth, dir) = temp_auth("slots");
+        auth.slots = Slots::new(CHECKS_AT_ONCE, 1000, Duration::from_millis(300));
         let pw = root_password(&dir);
-        assert_eq!(
-            auth.login("root", &pw, "t").unwrap_err(),
-            Error::Throttled { retry_after_s: 1 }
-        );
-        drop(held);
-        assert!(auth.login("root", &pw, "t").is_ok());
+        let held: Vec<_> = (0..CHECKS_AT_ONCE)
+            .map(|_| auth.slots.acquire().unwrap())
+            .collect();
+        assert_eq!(auth.login("root", &pw, "t").unwrap_err(), Error::Busy);
+        std::thread::scope(|s| {
+            let waiting = s.spawn(|| auth.login("root", &pw, "t"));
+            while auth.slots.waiting() == 0 {
+                std::thread::yield_now();
+            }
+            drop(held);
+            assert!(waiting.join().unwrap().is_ok());
+        });
     }
 
     #[test]
