@@ -14,6 +14,12 @@ use std::path::Path;
 const TEMP_MARK: &str = ".tmp";
 
 /// Write `bytes` to `path` atomically with the given mode.
+///
+/// The rename is the commit point: an error before it leaves the old file (and no
+/// temp file), so a caller that keeps its old state on `Err` agrees with the disk.
+/// A failed fsync of the folder after the rename is only logged, since the new
+/// file is already the one that is read; answering `Err` then would make the
+/// caller keep a state the disk no longer has.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
@@ -27,13 +33,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
             .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
+        std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
+        return result;
     }
-    result
+    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+        log::warn!(
+            "{} is written, but syncing {} failed ({e}); a power cut now may lose it",
+            path.display(),
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// Is this the error of a full disk (or of a used-up quota)? Such a write is

@@ -441,6 +441,15 @@ fn a_full_disk_answers_503_keeps_what_is_stored_and_recovers() {
         0,
         "a failed write left its temp file"
     );
+    // A restart on the full disk comes up with what was stored.
+    d.kill();
+    let mut d = Daemon::start_in(disk.dir.clone(), json!({}), &[]);
+    assert_eq!(me_status(&d, &access), 200);
+    assert_eq!(
+        d.try_login(json!({"name": "root", "password": ROOT_PASSWORD}))
+            .status,
+        503
+    );
 
     disk.free();
     d.login("root", ROOT_PASSWORD);

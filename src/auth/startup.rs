@@ -79,7 +79,11 @@ impl Auth {
             slots: super::Slots::new(CHECKS_AT_ONCE, settings.password_checks_per_s, SLOT_WAIT),
         };
         auth.create_first_root(state_dir)?;
-        auth.prune_expired().map_err(|e| e.to_string())?;
+        // Best effort: a full disk must not keep the daemon from starting, and
+        // an expired login is refused by its tokens' own expiry anyway.
+        if let Err(e) = auth.prune_expired() {
+            log::warn!("could not drop expired logins: {e}");
+        }
         Ok(auth)
     }
 
