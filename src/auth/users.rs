@@ -63,6 +63,19 @@ fn not_found(id: &str) -> Error {
     Error::NotFound(format!("no user with id {id}"))
 }
 
+fn taken(name: &str) -> Error {
+    Error::Conflict(format!("the name {name:?} is taken; choose another"))
+}
+
+/// Where user `id` is in the list.
+fn index_of(state: &State, id: &str) -> Result<usize, Error> {
+    state
+        .users
+        .iter()
+        .position(|u| u.id == id)
+        .ok_or_else(|| not_found(id))
+}
+
 /// Refuse to take the Root level away from the last Root (by a change or a deletion).
 fn keep_a_root(state: &State, idx: usize, new_level: Option<Level>) -> Result<(), Error> {
     let roots = state
@@ -120,7 +133,7 @@ impl Auth {
         let hash = password::hash(pass, self.settings.pbkdf2_iterations)?;
         let mut state = self.lock();
         if state.user_named(name).is_some() {
-            return Err(Error::Conflict(format!("the name {name:?} is taken")));
+            return Err(taken(name));
         }
         let record = UserRecord {
             id: crate::random::uuid()?,
@@ -168,14 +181,10 @@ impl Auth {
             None => None,
         };
         let mut state = self.lock();
-        let idx = state
-            .users
-            .iter()
-            .position(|u| u.id == id)
-            .ok_or_else(|| not_found(id))?;
+        let idx = index_of(&state, id)?;
         if let Some(name) = &patch.name {
             if state.users.iter().any(|u| &u.name == name && u.id != id) {
-                return Err(Error::Conflict(format!("the name {name:?} is taken")));
+                return Err(taken(name));
             }
         }
         if let Some(level) = patch.level {
@@ -206,11 +215,7 @@ impl Auth {
     pub fn delete_user(&self, caller: &User, id: &str) -> Result<(), Error> {
         policy::may_delete(caller)?;
         let mut state = self.lock();
-        let idx = state
-            .users
-            .iter()
-            .position(|u| u.id == id)
-            .ok_or_else(|| not_found(id))?;
+        let idx = index_of(&state, id)?;
         keep_a_root(&state, idx, None)?;
         let mut users = state.users.clone();
         users.remove(idx);
