@@ -126,7 +126,7 @@ pub fn passwd(path: &std::path::Path, name: &str) -> i32 {
         let password = line.trim_end_matches(['\n', '\r']);
         let auth = crate::auth::Auth::open(&config.auth, &config.state_dir)?;
         auth.set_password_by_name(name, password)
-            .map_err(auth_message)?;
+            .map_err(|e| e.to_string())?;
         println!("password of {name} changed; their sessions are ended");
         Ok(())
     };
@@ -135,20 +135,6 @@ pub fn passwd(path: &std::path::Path, name: &str) -> i32 {
         Err(e) => {
             eprintln!("pistack passwd: {}", e.trim_end());
             1
-        }
-    }
-}
-
-/// The words of an auth error for a person at a terminal (not its `Debug` form).
-fn auth_message(e: crate::auth::Error) -> String {
-    use crate::auth::Error;
-    match e {
-        Error::Invalid(m) | Error::NotFound(m) | Error::Conflict(m) | Error::Unauthenticated(m) => {
-            m
-        }
-        Error::Storage(m) => format!("could not save: {m}"),
-        Error::Throttled { retry_after_s } => {
-            format!("too many failed logins; try again in {retry_after_s} s")
         }
     }
 }

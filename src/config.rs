@@ -4,6 +4,7 @@
 //! Parsing is two steps. serde rejects unknown keys and wrong types with a line and
 //! column; `validate` then checks what types cannot say and names the key path.
 
+pub use crate::auth::config::AuthConfig;
 use crate::gpio::config::{Edge, GpioConfig};
 use crate::metrics::MetricsConfig;
 use crate::supervisor::config::ProgramConfig;
@@ -71,32 +72,6 @@ impl Default for HttpConfig {
             tls: None,
             idle_timeout_s: 30,
             max_connections: 1024,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AuthConfig {
-    pub secret_file: Option<PathBuf>,
-    pub access_ttl_s: u64,
-    pub refresh_ttl_s: u64,
-    pub pbkdf2_iterations: u32,
-    /// Failed logins allowed (per account and per client address) before throttling.
-    pub throttle_free_attempts: u32,
-    /// Longest wait a throttled client is told to take.
-    pub throttle_max_delay_s: u64,
-}
-
-impl Default for AuthConfig {
-    fn default() -> Self {
-        AuthConfig {
-            secret_file: None,
-            access_ttl_s: 900,
-            refresh_ttl_s: 30 * 24 * 3600,
-            pbkdf2_iterations: 600_000,
-            throttle_free_attempts: 5,
-            throttle_max_delay_s: 900,
         }
     }
 }
@@ -381,15 +356,7 @@ impl Config {
         if self.http.max_connections < 8 {
             problems.push("http.max_connections: must be at least 8".into());
         }
-        if self.auth.pbkdf2_iterations < 1000 {
-            problems.push("auth.pbkdf2_iterations: must be at least 1000".into());
-        }
-        if self.auth.access_ttl_s == 0 || self.auth.refresh_ttl_s < self.auth.access_ttl_s {
-            problems.push(
-                "auth.access_ttl_s/refresh_ttl_s: both above 0, refresh at least as long as access"
-                    .into(),
-            );
-        }
+        problems.extend(self.auth.validate());
         for (name, program) in &self.programs {
             problems.extend(crate::supervisor::config::validate(name, program));
         }

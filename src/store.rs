@@ -10,11 +10,20 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
 
+/// What marks a temp file of [`write_atomic`]: `.<name>.tmp<pid>`.
+const TEMP_MARK: &str = ".tmp";
+
 /// Write `bytes` to `path` atomically with the given mode.
+///
+/// The rename is the commit point: an error before it leaves the old file (and no
+/// temp file), so a caller that keeps its old state on `Err` agrees with the disk.
+/// A failed fsync of the folder after the rename is only logged, since the new
+/// file is already the one that is read; answering `Err` then would make the
+/// caller keep a state the disk no longer has.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let tmp = dir.join(format!(".{name}{TEMP_MARK}{}", std::process::id()));
     let result = (|| {
         let mut f = OpenOptions::new()
             .write(true)
@@ -24,13 +33,55 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
             .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
+        std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
+        return result;
     }
-    result
+    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+        log::warn!(
+            "{} is written, but syncing {} failed ({e}); a power cut now may lose it",
+            path.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Is this the error of a full disk (or of a used-up quota)? Such a write is
+/// worth retrying once space is freed, unlike most I/O errors.
+pub fn is_disk_full(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+}
+
+/// Is `name` a temp file left by an interrupted [`write_atomic`]?
+fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.')
+        && name.rsplit_once(TEMP_MARK).is_some_and(|(stem, pid)| {
+            stem.len() > 1 && !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())
+        })
+}
+
+/// Remove the temp files that writes interrupted by a crash or a power cut left
+/// in `dir`. They hold copies of state (password hashes among it), and nothing
+/// else would ever remove them. Only safe while [`StateLock`] is held: then no
+/// other process is writing in `dir`. Returns how many were removed.
+pub fn remove_stale_temps(dir: &Path) -> io::Result<usize> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let stale = entry.file_name().to_str().is_some_and(is_temp_name)
+            && entry.file_type().is_ok_and(|t| t.is_file());
+        if stale {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(removed)
 }
 
 /// Serialize `value` as pretty JSON and write it atomically (mode 0600).
@@ -71,6 +122,8 @@ pub fn ensure_dir(dir: &Path) -> io::Result<()> {
 
 /// An exclusive `flock` on `<state_dir>/pistack.lock`, held for the life of the value.
 /// The kernel drops it when the process dies, so a crash never leaves a stale lock.
+/// Taking it also removes the temp files of interrupted writes: with the lock held,
+/// nobody else can be in the middle of one.
 pub struct StateLock {
     _file: File,
 }
@@ -99,6 +152,17 @@ impl StateLock {
         }
         file.set_len(0).map_err(|e| e.to_string())?;
         let _ = writeln!(file, "{}", std::process::id());
+        match remove_stale_temps(state_dir) {
+            Ok(0) => {}
+            Ok(n) => log::info!(
+                "removed {n} temp file(s) of interrupted writes from {}",
+                state_dir.display()
+            ),
+            Err(e) => log::warn!(
+                "cannot clean temp files of interrupted writes in {}: {e}",
+                state_dir.display()
+            ),
+        }
         Ok(StateLock { _file: file })
     }
 }
@@ -132,6 +196,38 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("move it away"));
+    }
+
+    #[test]
+    fn the_lock_removes_temp_files_of_interrupted_writes() {
+        let d = tempdir("temps");
+        for name in [
+            ".users.json.tmp4242",
+            ".sessions.json.tmp1",
+            ".secret.key.tmp77",
+        ] {
+            std::fs::write(d.join(name), b"copy of state").unwrap();
+        }
+        for name in ["users.json", ".tmp1", ".x.tmp", ".x.tmpabc", "a.tmp1"] {
+            std::fs::write(d.join(name), b"kept").unwrap();
+        }
+        let _lock = StateLock::acquire(&d).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                ".tmp1",
+                ".x.tmp",
+                ".x.tmpabc",
+                "a.tmp1",
+                "pistack.lock",
+                "users.json"
+            ]
+        );
     }
 
     #[test]

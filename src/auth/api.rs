@@ -1,7 +1,11 @@
-//! `/api/auth/...`: sessions and users, a thin layer over [`Auth`].
+//! `/api/auth/...`: sessions and users, a thin layer over [`Auth`]: requests
+//! become calls, [`Error`]s become statuses. Who may do what is decided in the
+//! core ([`super::policy`]).
 
-use super::{Auth, Caller, Error, Level, UserPatch};
+use super::{Auth, Error, Level, UserPatch};
+use crate::http::bearer;
 use crate::http::reply::{ApiError, Reply};
+use crate::http::request::Ctx;
 use crate::http::router::{Access, Route};
 use serde::Deserialize;
 use serde_json::json;
@@ -9,17 +13,22 @@ use std::sync::Arc;
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> ApiError {
+        let message = e.to_string();
         match e {
-            Error::Invalid(m) => ApiError::bad_request(m),
-            Error::Unauthenticated(m) => ApiError::unauthorized(m),
-            Error::NotFound(m) => ApiError::not_found(m),
-            Error::Conflict(m) => ApiError::conflict(m),
-            Error::Throttled { retry_after_s } => ApiError::new(
-                429,
-                format!("too many failed logins; try again in {retry_after_s} s"),
-            )
-            .with_header("Retry-After", retry_after_s.to_string()),
-            Error::Storage(m) => ApiError::internal(format!("could not save: {m}")),
+            Error::Invalid(_) => ApiError::bad_request(message),
+            Error::Unauthenticated(_) => ApiError::unauthorized(message),
+            Error::Forbidden(_) => ApiError::forbidden(message),
+            Error::NotFound(_) => ApiError::not_found(message),
+            Error::Conflict(_) => ApiError::conflict(message),
+            Error::Throttled { retry_after_s } => {
+                ApiError::new(429, message).with_header("Retry-After", retry_after_s.to_string())
+            }
+            Error::Busy => ApiError::new(429, message).with_header("Retry-After", "1"),
+            Error::DiskFull(_) => {
+                log::error!("{message}");
+                ApiError::unavailable(message)
+            }
+            Error::Storage(_) => ApiError::internal(message),
         }
     }
 }
@@ -72,11 +81,10 @@ pub fn routes(auth: Arc<Auth>) -> Vec<Route> {
             "Log in: tokens for name and password",
             move |ctx| {
                 let body: LoginBody = ctx.json()?;
-                let client = ctx.remote.map(|ip| ip.to_string()).unwrap_or_default();
                 Ok(Reply::ok(&login.login(
                     &body.name,
                     &body.password,
-                    &client,
+                    &client(ctx),
                 )?))
             },
         ),
@@ -101,7 +109,7 @@ pub fn routes(auth: Arc<Auth>) -> Vec<Route> {
             |ctx| {
                 let caller = ctx.caller()?;
                 Ok(Reply::ok(
-                    &json!({"valid": true, "user": user_of(caller), "token": caller.claims}),
+                    &json!({"valid": true, "user": caller.user, "token": caller.claims}),
                 ))
             },
         ),
@@ -114,7 +122,7 @@ pub fn routes(auth: Arc<Auth>) -> Vec<Route> {
                 let body: RefreshBody = ctx.json_or_default()?;
                 let token = body
                     .refresh_token
-                    .or_else(|| ctx.header("authorization").and_then(super::bearer_token))
+                    .or_else(|| ctx.header("authorization").and_then(bearer::token))
                     .ok_or_else(|| {
                         ApiError::bad_request("refresh_token: give it in the body or as Bearer")
                     })?;
@@ -128,15 +136,15 @@ pub fn routes(auth: Arc<Auth>) -> Vec<Route> {
             USER,
             "End every login of the caller",
             move |ctx| {
-                let n = logout_all.logout_all(&ctx.caller()?.id)?;
+                let n = logout_all.logout_all(&ctx.caller()?.user.id)?;
                 Ok(Reply::ok(&json!({"revoked": n})))
             },
         ),
         Route::new("GET", "/api/auth/session/me", USER, "The caller", |ctx| {
-            Ok(Reply::ok(&user_of(ctx.caller()?)))
+            Ok(Reply::ok(&ctx.caller()?.user))
         }),
-        Route::new("GET", "/api/auth/users", ADMIN, "List users", move |_| {
-            Ok(Reply::ok(&list.list_users()))
+        Route::new("GET", "/api/auth/users", ADMIN, "List users", move |ctx| {
+            Ok(Reply::ok(&list.list_users(&ctx.caller()?.user)?))
         }),
         Route::new(
             "POST",
@@ -145,16 +153,9 @@ pub fn routes(auth: Arc<Auth>) -> Vec<Route> {
             "Create a user (Admin: only level User)",
             move |ctx| {
                 let body: NewUser = ctx.json()?;
-                let caller = ctx.caller()?;
-                if caller.level != Level::Root && body.level != Level::User {
-                    return Err(ApiError::forbidden(
-                        "an Admin may create only users of level User",
-                    ));
-                }
-                Ok(Reply::json(
-                    201,
-                    &create.create_user(&body.name, &body.password, body.level)?,
-                ))
+                let caller = &ctx.caller()?.user;
+                let user = create.add_user(caller, &body.name, &body.password, body.level)?;
+                Ok(Reply::json(201, &user))
             },
         ),
         Route::new(
@@ -163,12 +164,8 @@ pub fn routes(auth: Arc<Auth>) -> Vec<Route> {
             USER,
             "One user (Admin+, or the user itself)",
             move |ctx| {
-                let caller = ctx.caller()?;
-                let id = ctx.param("id");
-                if caller.level < Level::Admin && caller.id != id {
-                    return Err(ApiError::forbidden("a User may read only itself"));
-                }
-                Ok(Reply::ok(&get.get_user(id)?))
+                let caller = &ctx.caller()?.user;
+                Ok(Reply::ok(&get.read_user(caller, ctx.param("id"))?))
             },
         ),
         Route::new(
@@ -178,10 +175,9 @@ pub fn routes(auth: Arc<Auth>) -> Vec<Route> {
             "Change a user (rules by level)",
             move |ctx| {
                 let body: UserPatch = ctx.json()?;
-                let caller = ctx.caller()?;
-                let target = patch.get_user(ctx.param("id"))?;
-                authorize_patch(&patch, caller, &target, &body)?;
-                Ok(Reply::ok(&patch.update_user(&target.id, &body)?))
+                let caller = &ctx.caller()?.user;
+                let user = patch.patch_user(caller, ctx.param("id"), &body, &client(ctx))?;
+                Ok(Reply::ok(&user))
             },
         ),
         Route::new(
@@ -190,50 +186,14 @@ pub fn routes(auth: Arc<Auth>) -> Vec<Route> {
             ROOT,
             "Delete a user",
             move |ctx| {
-                delete.delete_user(ctx.param("id"))?;
+                delete.delete_user(&ctx.caller()?.user, ctx.param("id"))?;
                 Ok(Reply::no_content())
             },
         ),
     ]
 }
 
-fn user_of(caller: &Caller) -> super::User {
-    super::User {
-        id: caller.id.clone(),
-        name: caller.name.clone(),
-        level: caller.level,
-        created_at: caller.created_at,
-    }
-}
-
-/// PATCH rules: Root may change anything; an Admin may set the password of a
-/// User; anyone may change their own password by giving the current one.
-fn authorize_patch(
-    auth: &Auth,
-    caller: &Caller,
-    target: &super::User,
-    body: &UserPatch,
-) -> Result<(), ApiError> {
-    if caller.level == Level::Root {
-        return Ok(());
-    }
-    let only_password = body.name.is_none() && body.level.is_none() && body.password.is_some();
-    if !only_password {
-        return Err(ApiError::forbidden(
-            "only a Root may change a name or a level",
-        ));
-    }
-    if caller.id == target.id {
-        let current = body.current_password.as_deref().ok_or_else(|| {
-            ApiError::bad_request("current_password: required to change your own password")
-        })?;
-        if !auth.check_password(&caller.id, current) {
-            return Err(ApiError::forbidden("current_password is wrong"));
-        }
-        return Ok(());
-    }
-    if caller.level == Level::Admin && target.level == Level::User {
-        return Ok(());
-    }
-    Err(ApiError::forbidden("you may not change this user"))
+/// The caller's address, the throttle's other half.
+fn client(ctx: &Ctx) -> String {
+    ctx.remote.map(|ip| ip.to_string()).unwrap_or_default()
 }

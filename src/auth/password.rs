@@ -8,6 +8,19 @@ use sha2::Sha256;
 
 const PREFIX: &str = "$pbkdf2-sha256$i=";
 
+/// The rules a new password must meet.
+pub fn check_rules(p: &str) -> Result<(), super::Error> {
+    if p.chars().count() < 8 {
+        return Err(super::Error::Invalid(
+            "password: at least 8 characters".into(),
+        ));
+    }
+    if p.len() > 1024 {
+        return Err(super::Error::Invalid("password: at most 1024 bytes".into()));
+    }
+    Ok(())
+}
+
 pub fn hash(password: &str, iterations: u32) -> std::io::Result<String> {
     let salt = crate::random::bytes::<16>()?;
     Ok(hash_with_salt(password, &salt, iterations))

@@ -2,6 +2,7 @@
 //! request goes through the router (JSON API) or to the static files of `www_dir`.
 //! Every answer carries the security headers; every request gets one access-log line.
 
+pub mod bearer;
 pub mod openapi;
 pub mod reply;
 pub mod request;
@@ -181,12 +182,13 @@ fn api(
         caller: None,
     };
     if let Access::AtLeast(level) = route.access {
-        match site.auth.authenticate(ctx.header("authorization")) {
-            Ok(caller) if caller.level >= level => ctx.caller = Some(caller),
+        let token = ctx.header("authorization").and_then(bearer::token);
+        match site.auth.authenticate(token.as_deref()) {
+            Ok(caller) if caller.user.level >= level => ctx.caller = Some(caller),
             Ok(caller) => {
                 return ApiError::forbidden(format!(
                     "{} needs level {level:?} or higher; {} is {:?}",
-                    route.pattern, caller.name, caller.level
+                    route.pattern, caller.user.name, caller.user.level
                 ))
                 .into_reply()
             }

@@ -1,6 +1,7 @@
 //! The route table: method, path pattern with `{params}`, the level a caller needs,
-//! and the handler. Levels are checked here, in one place, before any handler runs;
-//! the OpenAPI document is generated from the same table.
+//! and the handler. Each route's floor level is checked here, before any handler
+//! runs; finer rules (a User may read only itself) are its subsystem core's, such
+//! as `auth::policy`. The OpenAPI document is generated from the same table.
 
 use super::reply::{ApiError, Reply};
 use super::request::{percent_decode, Ctx};
@@ -13,7 +14,7 @@ pub type Handler = Box<dyn Fn(&Ctx) -> Result<Reply, ApiError> + Send + Sync>;
 pub enum Access {
     Public,
     /// Any logged-in user whose level is at least this one. Finer rules (e.g. a user
-    /// may read itself) are the handler's, on top of this floor.
+    /// may read itself) are the subsystem core's, on top of this floor.
     AtLeast(Level),
 }
 

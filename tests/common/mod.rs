@@ -39,13 +39,15 @@ pub struct Daemon {
     agent: ureq::Agent,
 }
 
-/// A config with test defaults (loopback port 0, fast PBKDF2, the repo's www/),
+/// A config with test defaults (loopback port 0, fast unbounded PBKDF2, the repo's www/),
 /// `extra` merged over it key by key at the top level and inside `http`/`auth`.
 pub fn config(dir: &Path, extra: Value) -> Value {
     let mut c = json!({
         "state_dir": dir.join("state"),
         "http": {"bind": "127.0.0.1:0", "www_dir": concat!(env!("CARGO_MANIFEST_DIR"), "/www")},
-        "auth": {"pbkdf2_iterations": 1000},
+        // Fast password checks, and no per-second bound on them (a test's own
+        // config sets one where it is the subject).
+        "auth": {"pbkdf2_iterations": 1000, "password_checks_per_s": 1000},
         "gpio": {"backend": "sim"}
     });
     if let Value::Object(extra) = extra {
