@@ -9,6 +9,7 @@ mod events;
 mod gpio;
 mod health;
 mod http;
+mod info;
 mod logging;
 mod metrics;
 mod random;
@@ -74,17 +75,28 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     health.add("io", Box::new(move || g.health()));
 
     let stats = Arc::new(http::Stats::default());
+    let answered = stats.clone();
+    let info = info::Info::start(
+        &config.info,
+        config.state_dir.clone(),
+        Box::new(move || answered.total()),
+    );
+    let i = info.clone();
+    health.add("info", Box::new(move || i.check()));
     let mut metrics = metrics::Metrics::default();
     let (h, s, g) = (stats.clone(), supervisor.clone(), gpio.clone());
     metrics.add(Box::new(move |out| h.write_metrics(out)));
     metrics.add(Box::new(move |out| s.write_metrics(out)));
     metrics.add(Box::new(move |out| g.write_metrics(out)));
+    let i = info.clone();
+    metrics.add(Box::new(move |out| i.write_metrics(out)));
 
     let docs = Arc::new(OnceLock::new());
     let mut routes = health::routes(Arc::new(health), docs.clone());
     routes.extend(auth::api::routes(auth.clone()));
     routes.extend(supervisor::api::routes(supervisor.clone()));
     routes.extend(gpio::api::routes(gpio.clone()));
+    routes.extend(info::api::routes(info));
     routes.push(metrics::route(Arc::new(metrics), config.metrics.public));
     let router = http::router::Router::new(routes);
     let _ = docs.set(health::documents(router.routes()));
