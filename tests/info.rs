@@ -24,14 +24,19 @@ struct Provider {
 
 impl Provider {
     fn answering(body: &'static str, serve: usize) -> Provider {
-        Provider::start(Some(body), serve)
+        Provider::start(Some(body), serve, Duration::ZERO)
     }
 
     fn hanging() -> Provider {
-        Provider::start(None, usize::MAX)
+        Provider::start(None, usize::MAX, Duration::ZERO)
     }
 
-    fn start(body: Option<&'static str>, serve: usize) -> Provider {
+    /// Answers each request after `delay`.
+    fn slow(body: &'static str, delay: Duration) -> Provider {
+        Provider::start(Some(body), usize::MAX, delay)
+    }
+
+    fn start(body: Option<&'static str>, serve: usize, delay: Duration) -> Provider {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let hits = Arc::new(AtomicUsize::new(0));
@@ -40,20 +45,16 @@ impl Provider {
         std::thread::spawn(move || {
             let mut held = Vec::new();
             for stream in listener.incoming().take(serve) {
-                let Ok(mut stream) = stream else { continue };
-                let head = read_head(&mut stream);
-                h.fetch_add(1, Ordering::SeqCst);
-                r.lock().unwrap().push(head);
-                match body {
-                    Some(body) => {
-                        let _ = write!(
-                            stream,
-                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                            body.len()
-                        );
-                    }
-                    None => held.push(stream),
-                }
+                let Ok(stream) = stream else { continue };
+                let Some(body) = body else {
+                    h.fetch_add(1, Ordering::SeqCst);
+                    held.push(stream);
+                    continue;
+                };
+                // Each request in its own thread, so that concurrent fetches would
+                // all be counted at once.
+                let (h, r) = (h.clone(), r.clone());
+                std::thread::spawn(move || answer(stream, body, delay, &h, &r));
             }
             // The listener is dropped here: the port is closed from now on.
         });
@@ -71,6 +72,24 @@ impl Provider {
     fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }
+}
+
+fn answer(
+    mut stream: TcpStream,
+    body: &str,
+    delay: Duration,
+    hits: &AtomicUsize,
+    requests: &Mutex<Vec<String>>,
+) {
+    let head = read_head(&mut stream);
+    hits.fetch_add(1, Ordering::SeqCst);
+    requests.lock().unwrap().push(head);
+    std::thread::sleep(delay);
+    let _ = write!(
+        stream,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
 }
 
 fn read_head(stream: &mut TcpStream) -> String {
@@ -146,6 +165,30 @@ fn weather_in_the_current_shape_is_fetched_once_then_cached() {
         1,
         "the second call must come from the cache"
     );
+}
+
+#[test]
+fn many_clients_at_once_cause_one_fetch() {
+    let provider = Provider::slow(CURRENT, Duration::from_millis(700));
+    let (d, user) = weather_daemon(&provider.url(), 600, 3);
+    let url = d.url("/api/info/weather");
+    let askers: Vec<_> = (0..3)
+        .map(|_| {
+            let (url, user) = (url.clone(), user.clone());
+            std::thread::spawn(move || {
+                let r = ureq::get(&url)
+                    .set("Authorization", &format!("Bearer {user}"))
+                    .call()
+                    .unwrap();
+                r.into_json::<Value>().unwrap()
+            })
+        })
+        .collect();
+    let answers: Vec<Value> = askers.into_iter().map(|a| a.join().unwrap()).collect();
+    for a in &answers {
+        assert_eq!(a["temperature_c"], -1.5, "{a}");
+    }
+    assert_eq!(provider.hits(), 1, "one fetch for all: {answers:?}");
 }
 
 #[test]
