@@ -3,13 +3,13 @@
 //!
 //! One fetch at a time: the first request after the cache runs out starts a fetch
 //! thread, and every request that comes meanwhile waits on a condvar for its result,
-//! never longer than `timeout_s` (+1 s) even if the fetch thread itself is stuck
-//! (ureq's timeout does not cover DNS). When the provider fails, the last good answer
+//! never longer than `timeout_s` from the fetch's start, even if the fetch thread
+//! is stuck (ureq's timeout does not cover DNS). When the provider fails, the last good answer
 //! is served, marked `cached` and `stale` with its age, for up to
 //! [`STALE_FACTOR`] × `cache_s`; after that the answer is 503 with the reason.
 //!
 //! TLS: this build has no TLS client, so https URLs answer 503 "https needs the TLS
-//! build". Turning on ureq's `tls` feature (rustls) in Cargo.toml is all it takes to
+//! build" (once the host is reached: a name that does not resolve says so). Turning on ureq's `tls` feature (rustls) in Cargo.toml is all it takes to
 //! make them work: the code has no other switch.
 
 use super::config::WeatherConfig;
@@ -135,7 +135,7 @@ impl Weather {
         }
         let seen = st.finished;
         let started = st.fetching.unwrap_or_else(Instant::now);
-        let deadline = started + Duration::from_secs(self.config.timeout_s + 1);
+        let deadline = started + Duration::from_secs(self.config.timeout_s);
         while st.finished == seen {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
