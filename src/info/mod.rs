@@ -261,6 +261,25 @@ mod tests {
     }
 
     #[test]
+    fn health_is_ok_only_while_the_sampler_runs() {
+        let info = Info::start(&InfoConfig::default(), std::env::temp_dir(), Box::new(|| 0));
+        assert_eq!(info.check(), Ok(()));
+        let quiet = Info {
+            state_dir: std::env::temp_dir(),
+            cpu: Mutex::new(CpuTracker::default()),
+            history: History::new(60),
+            weather: None,
+            requests: Box::new(|| 0),
+            sampler: Mutex::new(None),
+        };
+        assert_eq!(
+            quiet.check(),
+            Err("the history sampler thread is not running".to_string())
+        );
+        assert_eq!(quiet.weather().unwrap_err(), Error::NotConfigured);
+    }
+
+    #[test]
     fn errors_say_what_to_do() {
         assert!(Error::NotConfigured.to_string().contains("info"));
         assert_eq!(
