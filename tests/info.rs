@@ -324,7 +324,7 @@ fn weather_not_configured_says_how_to() {
     let d = Daemon::start(json!({}));
     let root = d.root();
     let r = d.get("/api/info/weather", &root);
-    assert_eq!(r.status, 503);
+    assert_eq!(r.status, 404);
     assert!(r.message().contains("info"), "{}", r.text);
 }
 

@@ -8,7 +8,11 @@ use std::sync::Arc;
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> ApiError {
-        ApiError::unavailable(e.to_string())
+        match e {
+            // This daemon has no weather resource at all: nothing will come back later.
+            Error::NotConfigured => ApiError::not_found(e.to_string()),
+            Error::Unavailable(_) | Error::Provider(_) => ApiError::unavailable(e.to_string()),
+        }
     }
 }
 

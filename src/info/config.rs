@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct InfoConfig {
-    /// `null` (the default): `/api/info/weather` answers 503 "not configured".
+    /// `null` (the default): `/api/info/weather` answers 404 "no weather is configured".
     pub weather: Option<WeatherConfig>,
     /// Seconds between two samples of the history ring (1 to 3600). The ring keeps
     /// [`super::history::CAPACITY`] samples: 24 h at the default of 60.

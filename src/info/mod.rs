@@ -21,12 +21,12 @@ use std::time::{Duration, Instant};
 use system::CpuTimes;
 use weather::Weather;
 
-/// Why an info answer cannot be given; all are 503 at the API.
+/// Why an info answer cannot be given (404 for `NotConfigured`, else 503 at the API).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     /// The machine's facts cannot be read (`/proc` or `/sys` missing, statvfs failed).
     Unavailable(String),
-    /// `info.weather` is not in the config.
+    /// `info.weather` is not in the config (404: this daemon has no weather).
     NotConfigured,
     /// The weather provider failed and no answer young enough is cached.
     Provider(String),
