@@ -6,6 +6,7 @@
 
 pub use crate::auth::config::AuthConfig;
 use crate::gpio::config::{Edge, GpioConfig};
+pub use crate::info::config::InfoConfig;
 use crate::metrics::MetricsConfig;
 use crate::supervisor::config::ProgramConfig;
 use crate::supervisor::state::State;
@@ -118,34 +119,6 @@ pub enum SmtpSecurity {
     None,
     Starttls,
     Tls,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct InfoConfig {
-    pub weather: Option<WeatherConfig>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct WeatherConfig {
-    pub url: String,
-    pub name: String,
-    pub latitude: f64,
-    pub longitude: f64,
-    pub cache_s: u64,
-}
-
-impl Default for WeatherConfig {
-    fn default() -> Self {
-        WeatherConfig {
-            url: "https://api.open-meteo.com/v1/forecast".into(),
-            name: "Warsaw".into(),
-            latitude: 52.23,
-            longitude: 21.01,
-            cache_s: 600,
-        }
-    }
 }
 
 /// Why the configuration file could not be used. Shown (with `Display`) as one
@@ -371,14 +344,7 @@ impl Config {
                 problems.push(format!("email.from: {from:?} is not an e-mail address"));
             }
         }
-        if let Some(w) = &self.info.weather {
-            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
-                problems.push("info.weather.url: must start with http:// or https://".into());
-            }
-            if !(-90.0..=90.0).contains(&w.latitude) || !(-180.0..=180.0).contains(&w.longitude) {
-                problems.push("info.weather.latitude/longitude: out of range".into());
-            }
-        }
+        problems.extend(crate::info::config::validate(&self.info));
         for (i, rule) in self.rules.iter().enumerate() {
             problems.extend(validate_rule(i, rule, self));
         }

@@ -11,6 +11,7 @@ mod events;
 mod gpio;
 mod health;
 mod http;
+mod info;
 mod logging;
 mod metrics;
 mod names;
@@ -72,7 +73,21 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
         supervisor::Supervisor::start(&config.programs, &config.state_dir, bus.clone())
             .map_err(|e| e.to_string())?;
     let gpio = gpio::Gpio::open(&config.gpio, bus);
-    let (router, stats) = router(&config, &auth, &supervisor, &gpio);
+    let stats = Arc::new(http::Stats::default());
+    let answered = stats.clone();
+    let info = info::Info::start(
+        &config.info,
+        config.state_dir.clone(),
+        Box::new(move || answered.total()),
+    );
+    let parts = Parts {
+        auth: auth.clone(),
+        supervisor: supervisor.clone(),
+        gpio,
+        info,
+        stats: stats.clone(),
+    };
+    let router = router(&config, parts);
 
     let site = Arc::new(http::Site {
         router,
@@ -106,34 +121,46 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Every route, with health and metrics fed by the subsystems; and the HTTP
-/// counters the metrics read.
-fn router(
-    config: &config::Config,
-    auth: &Arc<auth::Auth>,
-    supervisor: &Arc<supervisor::Supervisor>,
-    gpio: &Arc<gpio::Gpio>,
-) -> (http::router::Router, Arc<http::Stats>) {
+/// The running subsystems whose routes, health and metrics the router serves.
+struct Parts {
+    auth: Arc<auth::Auth>,
+    supervisor: Arc<supervisor::Supervisor>,
+    gpio: Arc<gpio::Gpio>,
+    info: Arc<info::Info>,
+    stats: Arc<http::Stats>,
+}
+
+/// Every route, with health and metrics fed by the subsystems.
+fn router(config: &config::Config, parts: Parts) -> http::router::Router {
+    let Parts {
+        auth,
+        supervisor,
+        gpio,
+        info,
+        stats,
+    } = parts;
     let mut health = health::Health::new();
     health.add(health::Service::Auth, Box::new(|| Ok(())));
-    let (s, g) = (supervisor.clone(), gpio.clone());
+    let (s, g, i) = (supervisor.clone(), gpio.clone(), info.clone());
     health.add(health::Service::Supervisor, Box::new(move || s.check()));
     health.add(health::Service::Io, Box::new(move || g.health()));
+    health.add(health::Service::Info, Box::new(move || i.check()));
 
-    let stats = Arc::new(http::Stats::default());
     let mut metrics = metrics::Metrics::default();
-    let (h, s, g) = (stats.clone(), supervisor.clone(), gpio.clone());
+    let (h, s, g, i) = (stats, supervisor.clone(), gpio.clone(), info.clone());
     metrics.add(Box::new(move |out| h.write_metrics(out)));
     metrics.add(Box::new(move |out| s.write_metrics(out)));
     metrics.add(Box::new(move |out| g.write_metrics(out)));
+    metrics.add(Box::new(move |out| i.write_metrics(out)));
 
     let docs = Arc::new(OnceLock::new());
     let mut routes = health::routes(Arc::new(health), docs.clone());
-    routes.extend(auth::api::routes(auth.clone()));
-    routes.extend(supervisor::api::routes(supervisor.clone()));
-    routes.extend(gpio::api::routes(gpio.clone()));
+    routes.extend(auth::api::routes(auth));
+    routes.extend(supervisor::api::routes(supervisor));
+    routes.extend(gpio::api::routes(gpio));
+    routes.extend(info::api::routes(info));
     routes.push(metrics::route(Arc::new(metrics), &config.metrics));
     let router = http::router::Router::new(routes);
     let _ = docs.set(health::documents(router.routes()));
-    (router, stats)
+    router
 }

@@ -65,6 +65,11 @@ fn matrix() -> Vec<(&'static str, &'static str, Value, [u16; 4])> {
         ("POST", "/api/supervisor/processes/sleeper/signal", json!({"signal":"CONT"}), [200, 200, 403, 401]),
         ("GET", "/api/supervisor/processes/sleeper/log", json!(null), [200, 200, 403, 401]),
         ("GET", "/api/supervisor/events", json!(null), [200, 200, 200, 401]),
+        ("GET", "/api/info/system", json!(null), [200, 200, 200, 401]),
+        ("GET", "/api/info/network", json!(null), [200, 200, 200, 401]),
+        // No info.weather in this config: 404 saying so, past the level check.
+        ("GET", "/api/info/weather", json!(null), [404, 404, 404, 401]),
+        ("GET", "/api/info/history", json!(null), [200, 200, 200, 401]),
     ]
 }
 

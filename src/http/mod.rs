@@ -43,6 +43,14 @@ impl Stats {
         self.by_class[class].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Requests answered so far, all statuses.
+    pub fn total(&self) -> u64 {
+        self.by_class
+            .iter()
+            .map(|n| n.load(Ordering::Relaxed))
+            .sum()
+    }
+
     /// Prometheus lines: requests answered, by status class.
     pub fn write_metrics(&self, out: &mut String) {
         use std::fmt::Write;
