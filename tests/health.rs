@@ -16,7 +16,10 @@ fn health_says_what_is_built_and_what_is_not() {
         assert_eq!((r.status, r.body["service"].as_str()), (200, Some(s)));
     }
     // Services of the original that this version does not have yet say so.
-    assert_eq!(h.body["subsystems"]["email"], "not available in this version");
+    assert_eq!(
+        h.body["subsystems"]["email"],
+        "not available in this version"
+    );
     let r = d.call("GET", "/api/email/health", None, None);
     assert_eq!(r.status, 503);
     assert_eq!(r.body["status"], "unavailable");
