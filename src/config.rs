@@ -5,11 +5,11 @@
 //! column; `validate` then checks what types cannot say and names the key path.
 
 use crate::gpio::config::GpioConfig;
+pub use crate::http::config::HttpConfig;
 use crate::supervisor::config::ProgramConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub const DEFAULT_PATH: &str = "/etc/pistack/pistack.json";
@@ -40,35 +40,6 @@ impl Default for Config {
             info: InfoConfig::default(),
             rules: Vec::new(),
             metrics: MetricsConfig::default(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HttpConfig {
-    pub bind: String,
-    pub workers: usize,
-    pub max_body_bytes: usize,
-    pub www_dir: PathBuf,
-    /// TLS is not built into this binary yet; only `null` is accepted.
-    pub tls: Option<serde_json::Value>,
-    /// A connection that sends or takes nothing for this long is closed.
-    pub idle_timeout_s: u64,
-    /// Connections open at once; more are closed as they arrive.
-    pub max_connections: usize,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig {
-            bind: "0.0.0.0:8080".into(),
-            workers: 4,
-            max_body_bytes: 64 * 1024,
-            www_dir: "/usr/share/pistack/www".into(),
-            tls: None,
-            idle_timeout_s: 30,
-            max_connections: 1024,
         }
     }
 }
@@ -310,29 +281,7 @@ impl Config {
     /// Everything serde cannot check, each problem naming its key path.
     pub fn validate(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        if self.http.bind.parse::<SocketAddr>().is_err() {
-            problems.push(format!(
-                "http.bind: {:?} is not an address:port such as 0.0.0.0:8080",
-                self.http.bind
-            ));
-        }
-        if !(1..=64).contains(&self.http.workers) {
-            problems.push("http.workers: must be 1 to 64".into());
-        }
-        if self.http.max_body_bytes < 1024 {
-            problems.push("http.max_body_bytes: must be at least 1024".into());
-        }
-        if self.http.tls.as_ref().is_some_and(|t| !t.is_null()) {
-            problems.push(
-                "http.tls: this build has no TLS; put a TLS proxy in front or leave it null".into(),
-            );
-        }
-        if self.http.idle_timeout_s == 0 {
-            problems.push("http.idle_timeout_s: must be above 0".into());
-        }
-        if self.http.max_connections < 8 {
-            problems.push("http.max_connections: must be at least 8".into());
-        }
+        problems.extend(self.http.validate());
         if self.auth.pbkdf2_iterations < 1000 {
             problems.push("auth.pbkdf2_iterations: must be at least 1000".into());
         }

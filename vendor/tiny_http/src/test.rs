@@ -71,10 +71,10 @@ impl From<TestRequest> for Request {
             mock.http_version,
             mock.headers,
             Some(mock.remote_addr),
-            mock.body.as_bytes(),
+            mock.body.as_bytes().to_vec(),
+            Some(mock.body.len()),
             std::io::sink(),
         )
-        .unwrap()
     }
 }
 

@@ -1,0 +1,104 @@
+//! The request head and body framing rules of the vendored tiny_http
+//! (`vendor/tiny_http/src/framing.rs`), tested here because `cargo test` runs
+//! this crate's tests, not the vendored one's.
+use tiny_http::{parse_head, read_body, BodyError, BodyFraming, Head, Refusal};
+const MAX_REQUEST_LINE: usize = 8 * 1024;
+const MAX_HEADERS: usize = 100;
+
+fn head(h: &str) -> Result<Head, Refusal> {
+    parse_head(h.as_bytes())
+}
+
+fn framing(headers: &str) -> Result<BodyFraming, u16> {
+    head(&format!("POST / HTTP/1.1\r\n{headers}\r\n"))
+        .map(|h| h.body)
+        .map_err(|r| r.status)
+}
+
+#[test]
+fn plain_requests() {
+    let h = head("GET /a?b=c HTTP/1.1\r\nHost: x\r\nX-Y:  z \r\n\r\n").unwrap();
+    assert_eq!(h.target, "/a?b=c");
+    assert_eq!(h.headers[1].value.as_str(), "z");
+    assert_eq!(h.body, BodyFraming::None);
+    assert_eq!(
+        framing("Content-Length: 12\r\n"),
+        Ok(BodyFraming::Length(12))
+    );
+    assert_eq!(
+        framing("Content-Length: 5\r\ncontent-length: 5\r\n"),
+        Ok(BodyFraming::Length(5))
+    );
+    assert_eq!(
+        framing("Transfer-Encoding: Chunked\r\n"),
+        Ok(BodyFraming::Chunked)
+    );
+}
+
+#[test]
+fn ambiguous_framing_is_refused() {
+    for bad in [
+        "Content-Length: abc\r\n",
+        "Content-Length: -5\r\n",
+        "Content-Length: +5\r\n",
+        "Content-Length: \r\n",
+        "Content-Length: 0x10\r\n",
+        "Content-Length: 5, 5\r\n",
+        "Content-Length: 18446744073709551616\r\n",
+        "Content-Length: 5\r\nContent-Length: 6\r\n",
+        "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+        "Transfer-Encoding: gzip\r\n",
+        "Transfer-Encoding: gzip, chunked\r\n",
+        "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n",
+    ] {
+        assert_eq!(framing(bad), Err(400), "{bad:?}");
+    }
+}
+
+#[test]
+fn malformed_heads_are_refused() {
+    let status = |h: &[u8]| parse_head(h).map(|_| ()).unwrap_err().status;
+    assert_eq!(status(b"GET / HTTP/1.1\nHost: x\n\n"), 400);
+    assert_eq!(status(b"GET  / HTTP/1.1\r\n\r\n"), 400);
+    assert_eq!(status(b"GET / HTTP/2.0\r\n\r\n"), 505);
+    assert_eq!(status(b"GET / HTTP/1.1\r\nX : y\r\n\r\n"), 400);
+    assert_eq!(status(b"GET / HTTP/1.1\r\n folded\r\n\r\n"), 400);
+    assert_eq!(status(b"GET / HTTP/1.1\r\nX: \xc3\xa9\r\n\r\n"), 400);
+    assert_eq!(status(b"GET / HTTP/1.1\r\nExpect: 200-ok\r\n\r\n"), 417);
+    let long = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(MAX_REQUEST_LINE));
+    assert_eq!(status(long.as_bytes()), 414);
+    let many = format!(
+        "GET / HTTP/1.1\r\n{}\r\n",
+        "A: b\r\n".repeat(MAX_HEADERS + 1)
+    );
+    assert_eq!(status(many.as_bytes()), 431);
+}
+
+#[test]
+fn bodies() {
+    let mut s: &[u8] = b"4;x=y\r\nWiki\r\n5\r\npedia\r\n0\r\nT: v\r\n\r\nNEXT";
+    assert_eq!(
+        read_body(&mut s, BodyFraming::Chunked, 100).unwrap(),
+        b"Wikipedia"
+    );
+    assert_eq!(s, b"NEXT");
+    let mut s: &[u8] = b"ffffffffffffffff\r\n";
+    assert!(matches!(
+        read_body(&mut s, BodyFraming::Chunked, 100),
+        Err(BodyError::TooLarge)
+    ));
+    let mut s: &[u8] = b"zz\r\n";
+    assert!(matches!(
+        read_body(&mut s, BodyFraming::Chunked, 100),
+        Err(BodyError::Malformed(_))
+    ));
+    let mut s: &[u8] = b"abc";
+    assert!(matches!(
+        read_body(&mut s, BodyFraming::Length(99_999_999_999), 100),
+        Err(BodyError::TooLarge)
+    ));
+    assert!(matches!(
+        read_body(&mut s, BodyFraming::Length(5), 100),
+        Err(BodyError::Io(_))
+    ));
+}
