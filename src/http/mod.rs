@@ -8,14 +8,14 @@
 //! health checks, logins, tokens and files whatever clients do.
 
 pub mod config;
-#[cfg(test)]
-mod framing_tests;
 pub mod openapi;
 pub mod reply;
 pub mod request;
 pub mod router;
 pub mod slow;
 pub mod static_files;
+#[cfg(test)]
+mod vendor_tests;
 
 use crate::auth::Auth;
 use config::HttpConfig;

@@ -119,6 +119,8 @@ pub use response::{Response, ResponseBox};
 pub use test::TestRequest;
 // pistack patch: the head and body framing parser, public for the fuzz target.
 pub use framing::{head_complete, parse_head, read_body, BodyError, BodyFraming, Head, Refusal};
+// pistack patch: the connection registry, public for pistack's tests of it.
+pub use util::guard::{Bounds, Refused, Registry, Slot};
 
 mod client;
 mod common;
@@ -483,7 +485,12 @@ fn admit(
         return None;
     }
     let control = Arc::new(sock.try_clone().ok()?);
-    let slot = match registry.admit(peer.map(|a| a.ip()), control.clone()) {
+    let socket = control.clone();
+    // Only the read side: a response still being written finishes.
+    let wake = Box::new(move || {
+        let _ = socket.shutdown(Shutdown::Read);
+    });
+    let slot = match registry.admit(peer.map(|a| a.ip()), wake) {
         Ok(slot) => slot,
         Err(why) => {
             log::warn!("connection from {:?} closed at once: {:?} (http.max_connections, http.max_connections_per_client)", peer.map(|a| a.ip()), why);

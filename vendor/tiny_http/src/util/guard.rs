@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Result as IoResult};
-use std::net::{IpAddr, Shutdown};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -44,8 +44,8 @@ struct Entry {
     client: Option<IpAddr>,
     /// `Some` while the connection waits for its next request.
     idle_since: Option<Instant>,
-    /// A handle to the socket, to end the wait of an idle connection.
-    socket: Arc<Connection>,
+    /// Ends the wait of the connection (shuts the read side of its socket).
+    wake: Box<dyn Fn() + Send>,
 }
 
 /// Why a new connection was not admitted.
@@ -74,7 +74,12 @@ impl Registry {
     }
 
     /// Admit a connection from `client`, reclaiming an idle one if a bound is reached.
-    pub fn admit(self: &Arc<Self>, client: Option<IpAddr>, socket: Arc<Connection>) -> Result<Slot, Refused> {
+    /// `wake` ends the connection's wait for a request when it is reclaimed.
+    pub fn admit(
+        self: &Arc<Self>,
+        client: Option<IpAddr>,
+        wake: Box<dyn Fn() + Send>,
+    ) -> Result<Slot, Refused> {
         let mut inner = self.lock();
         let b = self.bounds;
         let loopback = client.map_or(true, |ip| ip.is_loopback());
@@ -97,7 +102,7 @@ impl Registry {
             Entry {
                 client,
                 idle_since: None,
-                socket,
+                wake,
             },
         );
         *inner.per_client.entry(client).or_insert(0) += 1;
@@ -120,8 +125,7 @@ impl Inner {
         match oldest {
             Some(id) => {
                 if let Some(e) = self.remove(id) {
-                    // Only the read side: a response still being written finishes.
-                    let _ = e.socket.shutdown(Shutdown::Read);
+                    (e.wake)();
                 }
                 true
             }
@@ -138,6 +142,13 @@ impl Inner {
             }
         }
         Some(e)
+    }
+}
+
+impl Registry {
+    /// Connections admitted and not yet closed or reclaimed.
+    pub fn open(&self) -> usize {
+        self.lock().open.len()
     }
 }
 

@@ -7,7 +7,7 @@ pub use self::task_pool::TaskPool;
 use std::str::FromStr;
 
 mod custom_stream;
-pub(crate) mod guard;
+pub mod guard;
 mod messages_queue;
 pub(crate) mod refined_tcp_stream;
 mod sequential;

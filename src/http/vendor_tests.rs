@@ -1,6 +1,6 @@
-//! The request head and body framing rules of the vendored tiny_http
-//! (`vendor/tiny_http/src/framing.rs`), tested here because `cargo test` runs
-//! this crate's tests, not the vendored one's.
+//! The vendored tiny_http's request framing (`vendor/tiny_http/src/framing.rs`)
+//! and connection registry (`src/util/guard.rs`), tested here because `cargo
+//! test` runs this crate's tests, not the vendored one's.
 use tiny_http::{parse_head, read_body, BodyError, BodyFraming, Head, Refusal};
 const MAX_REQUEST_LINE: usize = 8 * 1024;
 const MAX_HEADERS: usize = 100;
@@ -101,4 +101,50 @@ fn bodies() {
         read_body(&mut s, BodyFraming::Length(5), 100),
         Err(BodyError::Io(_))
     ));
+}
+
+#[test]
+fn registry_bounds_reclaim_idle_and_keep_room_for_loopback() {
+    use std::net::IpAddr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tiny_http::{Bounds, Refused, Registry};
+    let woken = Arc::new(AtomicUsize::new(0));
+    let wake = || {
+        let w = woken.clone();
+        Box::new(move || {
+            w.fetch_add(1, Ordering::SeqCst);
+        }) as Box<dyn Fn() + Send>
+    };
+    let r = Registry::new(Bounds {
+        max_connections: 3,
+        max_per_client: 2,
+        loopback_reserve: 1,
+    });
+    let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+    let a1 = r.admit(ip("10.0.0.1"), wake()).unwrap();
+    let _a2 = r.admit(ip("10.0.0.1"), wake()).unwrap();
+    // A client at its bound with nothing idle is refused...
+    assert_eq!(
+        r.admit(ip("10.0.0.1"), wake()).err(),
+        Some(Refused::ClientFull)
+    );
+    // ...and with an idle connection, that one is reclaimed for the newcomer.
+    a1.set_idle(true);
+    let _a3 = r.admit(ip("10.0.0.1"), wake()).unwrap();
+    assert_eq!(woken.load(Ordering::SeqCst), 1);
+    let b1 = r.admit(ip("10.0.0.2"), wake()).unwrap();
+    // The server is full and nothing is idle: a LAN client is refused, the host is not.
+    assert_eq!(
+        r.admit(ip("10.0.0.3"), wake()).err(),
+        Some(Refused::ServerFull)
+    );
+    let lo = r.admit(ip("127.0.0.1"), wake()).unwrap();
+    assert_eq!(r.admit(ip("::1"), wake()).err(), Some(Refused::ServerFull));
+    // An idle connection anywhere makes room at the global cap.
+    b1.set_idle(true);
+    let _c1 = r.admit(ip("10.0.0.3"), wake()).unwrap();
+    assert_eq!(woken.load(Ordering::SeqCst), 2);
+    drop((a1, b1, lo));
+    assert_eq!(r.open(), 3);
 }
