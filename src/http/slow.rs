@@ -4,14 +4,18 @@
 //! queue in front of it is bounded: when it is full the request is answered
 //! 503 with `Retry-After` instead of waiting for a thread.
 
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 /// `threads` threads doing `work` on the jobs of a bounded queue.
 pub struct SlowPool<Job> {
-    queue: Mutex<Option<SyncSender<Job>>>,
+    queue: Mutex<Option<Sender<Job>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Jobs running or waiting, at most `limit`.
+    in_flight: Arc<AtomicUsize>,
+    limit: usize,
 }
 
 impl<Job: Send + 'static> SlowPool<Job> {
@@ -20,21 +24,24 @@ impl<Job: Send + 'static> SlowPool<Job> {
         threads: usize,
         work: impl Fn(Job) + Send + Sync + 'static,
     ) -> Result<Arc<SlowPool<Job>>, String> {
-        let (tx, rx) = sync_channel::<Job>(threads);
+        let (tx, rx) = channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
+        let in_flight = Arc::new(AtomicUsize::new(0));
         let work = Arc::new(work);
         let handles = (0..threads)
             .map(|i| {
-                let (rx, work) = (rx.clone(), work.clone());
+                let (rx, work, in_flight) = (rx.clone(), work.clone(), in_flight.clone());
                 std::thread::Builder::new()
                     .name(format!("http-slow-{i}"))
-                    .spawn(move || run(&rx, &*work))
+                    .spawn(move || run(&rx, &*work, &in_flight))
                     .map_err(|e| format!("cannot start a slow HTTP worker: {e}"))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Arc::new(SlowPool {
             queue: Mutex::new(Some(tx)),
             threads: Mutex::new(handles),
+            in_flight,
+            limit: 2 * threads,
         }))
     }
 
@@ -42,12 +49,17 @@ impl<Job: Send + 'static> SlowPool<Job> {
     /// (or the pool is stopping).
     pub fn submit(&self, job: Job) -> Result<(), Job> {
         let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        match queue.as_ref() {
-            None => Err(job),
-            Some(tx) => tx.try_send(job).map_err(|e| match e {
-                TrySendError::Full(job) | TrySendError::Disconnected(job) => job,
-            }),
+        let Some(tx) = queue.as_ref() else {
+            return Err(job);
+        };
+        if self.in_flight.fetch_add(1, Ordering::SeqCst) >= self.limit {
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            return Err(job);
         }
+        tx.send(job).map_err(|e| {
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            e.0
+        })
     }
 
     /// Take no more jobs; wait for the queued and running ones to end.
@@ -60,11 +72,18 @@ impl<Job: Send + 'static> SlowPool<Job> {
     }
 }
 
-fn run<Job>(rx: &Mutex<Receiver<Job>>, work: &(dyn Fn(Job) + Send + Sync)) {
+fn run<Job>(
+    rx: &Mutex<Receiver<Job>>,
+    work: &(dyn Fn(Job) + Send + Sync),
+    in_flight: &AtomicUsize,
+) {
     loop {
         let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
         match job {
-            Ok(job) => work(job),
+            Ok(job) => {
+                work(job);
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+            }
             Err(_) => return,
         }
     }

@@ -75,7 +75,11 @@ impl TaskPool {
     pub fn spawn(&self, code: Box<dyn FnMut() + Send>) -> std::io::Result<()> {
         let mut queue = self.sharing.todo.lock().unwrap_or_else(|p| p.into_inner());
 
-        if self.sharing.waiting_tasks.load(Ordering::Acquire) == 0 {
+        // pistack patch: upstream compared the idle threads with 0, but a
+        // woken thread counts as idle until it takes its task, so a burst of
+        // connections queued behind busy threads (a new client waited for a
+        // slow one to finish). Idle threads must outnumber queued tasks.
+        if self.sharing.waiting_tasks.load(Ordering::Acquire) <= queue.len() {
             self.add_thread(Some(code))
         } else {
             queue.push_back(code);
