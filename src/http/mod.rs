@@ -77,7 +77,7 @@ pub struct HttpServer {
 struct SlowJob {
     request: tiny_http::Request,
     handler: Handler,
-    ctx: Ctx,
+    ctx: Box<Ctx>,
     log: AccessLog,
 }
 
@@ -92,7 +92,7 @@ struct AccessLog {
 /// What a worker does with an API request: answer it, or pass it to the slow pool.
 enum Outcome {
     Reply(Reply),
-    Slow(Handler, Ctx),
+    Slow(Handler, Box<Ctx>),
 }
 
 impl HttpServer {
@@ -288,7 +288,7 @@ fn api(
         Err(e) => return reply(e.into_reply()),
     }
     if route.slow {
-        Outcome::Slow(route.handler.clone(), ctx)
+        Outcome::Slow(route.handler.clone(), Box::new(ctx))
     } else {
         reply(run(&route.handler, &ctx))
     }

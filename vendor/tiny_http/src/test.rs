@@ -64,6 +64,7 @@ impl From<TestRequest> for Request {
                 value: AsciiString::from_ascii(mock.body.len().to_string()).unwrap(),
             });
         }
+        // pistack patch: requests carry their body in memory.
         new_request(
             mock.secure,
             mock.method,

@@ -7,6 +7,8 @@ pub use self::task_pool::TaskPool;
 use std::str::FromStr;
 
 mod custom_stream;
+// pistack patch: connection bounds and read deadlines; EqualReader and
+// FusedReader removed (bodies are read whole by the connection).
 pub mod guard;
 mod messages_queue;
 pub(crate) mod refined_tcp_stream;
