@@ -24,8 +24,9 @@ use crate::{ConnectionLimits, Request, Response};
 /// `framing.rs`; a request they refuse gets a JSON error and the connection
 /// is closed.
 pub struct ClientConnection {
-    // address of the client
-    remote_addr: IoResult<Option<SocketAddr>>,
+    // address of the client (pistack patch: `None` when the client is already
+    // gone, instead of a panic when the request is built)
+    remote_addr: Option<SocketAddr>,
 
     // pistack patch: the one reader of the socket; every read is bounded by `deadline`
     reader: BufReader<DeadlineStream<RefinedTcpStream>>,
@@ -70,7 +71,7 @@ impl ClientConnection {
         slot: Slot,
         limits: ConnectionLimits,
     ) -> ClientConnection {
-        let remote_addr = read_socket.peer_addr();
+        let remote_addr = read_socket.peer_addr().ok().flatten();
         let secure = read_socket.secure();
         let deadline = Arc::new(Deadline::default());
         let stream = DeadlineStream::new(
@@ -183,7 +184,7 @@ impl ClientConnection {
             head.target,
             head.version,
             head.headers,
-            *self.remote_addr.as_ref().unwrap(),
+            self.remote_addr,
             body,
             declared.map(|n| n as usize),
             writer,

@@ -484,7 +484,13 @@ fn admit(
         log::debug!("could not set socket timeouts: {}", e);
         return None;
     }
-    let control = Arc::new(sock.try_clone().ok()?);
+    let control = match sock.try_clone() {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            log::warn!("cannot take a new connection: {}", e);
+            return None;
+        }
+    };
     let socket = control.clone();
     // Only the read side: a response still being written finishes.
     let wake = Box::new(move || {
@@ -497,7 +503,13 @@ fn admit(
             return None;
         }
     };
-    let (read_closable, write_closable) = RefinedTcpStream::new(sock);
+    let (read_closable, write_closable) = match RefinedTcpStream::new(sock) {
+        Ok(halves) => halves,
+        Err(e) => {
+            log::warn!("cannot take a new connection: {}", e);
+            return None;
+        }
+    };
     Some(ClientConnection::new(write_closable, read_closable, control, slot, limits))
 }
 
