@@ -148,6 +148,16 @@ fn fast_checks(d: &mut Daemon, from: Ipv4Addr) {
 
 const OTHER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
 
+/// The daemon really runs with a Pi Zero's address space.
+fn assert_pi_zero_memory(d: &Daemon) {
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", d.pid())).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max address space"))
+        .unwrap();
+    assert!(line.contains(&(PI_ZERO_KIB * 1024).to_string()), "{line}");
+}
+
 /// Item 1: a huge Content-Length on a request whose body nobody reads used to
 /// abort the daemon (`vec![0; remaining]` on drop). Now: 413, closed, alive.
 #[test]
@@ -176,6 +186,7 @@ fn a_huge_content_length_is_refused_and_kills_nothing() {
 fn slow_bodies_hold_no_worker_and_are_cut_off() {
     let mut d =
         Daemon::start_with_memory_limit(json!({"http": {"idle_timeout_s": 2}}), PI_ZERO_KIB);
+    assert_pi_zero_memory(&d);
     let mut slow: Vec<TcpStream> = (0..8)
         .map(|_| {
             let mut s = TcpStream::connect(addr(&d)).unwrap();
@@ -283,6 +294,7 @@ fn ambiguous_framing_is_refused_and_closed() {
 #[test]
 fn idle_connections_from_one_address_keep_nobody_out() {
     let mut d = Daemon::start_with_memory_limit(json!({}), PI_ZERO_KIB);
+    assert_pi_zero_memory(&d);
     let attacker = Ipv4Addr::new(127, 0, 0, 2);
     let idle: Vec<TcpStream> = (0..1100)
         .map(|_| connect_from(attacker, addr(&d)))
@@ -303,6 +315,7 @@ fn at_the_connection_cap_idle_connections_make_room() {
         json!({"http": {"max_connections": 40, "max_connections_per_client": 10}}),
         PI_ZERO_KIB,
     );
+    assert_pi_zero_memory(&d);
     let mut idle = Vec::new();
     for host in 10..16 {
         for _ in 0..10 {
