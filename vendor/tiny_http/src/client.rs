@@ -154,7 +154,8 @@ impl ClientConnection {
         if declared.is_some_and(|n| n > max as u64) {
             return Err(ReadError::Refused(too_large()));
         }
-        if head.expects_continue && head.version >= HTTPVersion(1, 1) {
+        let has_body = head.body != framing::BodyFraming::None;
+        if head.expects_continue && has_body && head.version >= HTTPVersion(1, 1) {
             let mut writer = self.sink.next().unwrap();
             writer
                 .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
