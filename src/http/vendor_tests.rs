@@ -122,8 +122,13 @@ fn registry_bounds_reclaim_idle_and_keep_room_for_loopback() {
         loopback_reserve: 1,
     });
     let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
-    let a1 = r.admit(ip("10.0.0.1"), wake()).unwrap();
-    let _a2 = r.admit(ip("10.0.0.1"), wake()).unwrap();
+    // A connection is idle (reclaimable) until its first request starts.
+    let busy = |slot: tiny_http::Slot| {
+        slot.set_idle(false);
+        slot
+    };
+    let a1 = busy(r.admit(ip("10.0.0.1"), wake()).unwrap());
+    let _a2 = busy(r.admit(ip("10.0.0.1"), wake()).unwrap());
     // A client at its bound with nothing idle is refused...
     assert_eq!(
         r.admit(ip("10.0.0.1"), wake()).err(),
@@ -131,21 +136,24 @@ fn registry_bounds_reclaim_idle_and_keep_room_for_loopback() {
     );
     // ...and with an idle connection, that one is reclaimed for the newcomer.
     a1.set_idle(true);
-    let _a3 = r.admit(ip("10.0.0.1"), wake()).unwrap();
+    let _a3 = busy(r.admit(ip("10.0.0.1"), wake()).unwrap());
     assert_eq!(woken.load(Ordering::SeqCst), 1);
-    let b1 = r.admit(ip("10.0.0.2"), wake()).unwrap();
+    let b1 = busy(r.admit(ip("10.0.0.2"), wake()).unwrap());
     // The server is full and nothing is idle: a LAN client is refused, the host is not.
     assert_eq!(
         r.admit(ip("10.0.0.3"), wake()).err(),
         Some(Refused::ServerFull)
     );
-    let lo = r.admit(ip("127.0.0.1"), wake()).unwrap();
+    let lo = busy(r.admit(ip("127.0.0.1"), wake()).unwrap());
     assert_eq!(r.admit(ip("::1"), wake()).err(), Some(Refused::ServerFull));
     drop(lo);
     // An idle connection anywhere makes room at the global cap.
     b1.set_idle(true);
     let _c1 = r.admit(ip("10.0.0.3"), wake()).unwrap();
     assert_eq!(woken.load(Ordering::SeqCst), 2);
+    // A newcomer that has sent nothing yet is idle too.
+    let _c2 = r.admit(ip("10.0.0.4"), wake()).unwrap();
+    assert_eq!(woken.load(Ordering::SeqCst), 3);
     drop((a1, b1));
     assert_eq!(r.open(), 3);
 }

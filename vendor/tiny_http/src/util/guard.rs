@@ -99,9 +99,11 @@ impl Registry {
         inner.next_id += 1;
         inner.open.insert(
             id,
+            // Idle from the start: it has sent nothing yet (and its thread
+            // may not even run yet when the next newcomer arrives).
             Entry {
                 client,
-                idle_since: None,
+                idle_since: Some(Instant::now()),
                 wake,
             },
         );
