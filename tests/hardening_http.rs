@@ -148,6 +148,45 @@ fn fast_checks(d: &mut Daemon, from: Ipv4Addr) {
 
 const OTHER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
 
+/// The daemon's state on tmpfs where there is one. A login writes
+/// sessions.json with fsync, and on a CI disk shared with other jobs one fsync
+/// alone can pass 100 ms; these tests bound the HTTP layer, not the disk.
+struct FastState(Option<std::path::PathBuf>);
+
+impl Drop for FastState {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.0 {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Start the daemon with `extra`, its state on tmpfs, under `ulimit -v` when asked.
+fn daemon(mut extra: Value, memory_kib: Option<u64>) -> (Daemon, FastState) {
+    let shm = std::path::Path::new("/dev/shm");
+    let state = shm.is_dir().then(|| temp_dir_in(shm));
+    if let Some(dir) = &state {
+        extra["state_dir"] = json!(dir);
+    }
+    let d = match memory_kib {
+        Some(kib) => Daemon::start_with_memory_limit(extra, kib),
+        None => Daemon::start(extra),
+    };
+    (d, FastState(state))
+}
+
+fn temp_dir_in(base: &std::path::Path) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = base.join(format!(
+        "pistack-hardening-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// The daemon really runs with a Pi Zero's address space.
 fn assert_pi_zero_memory(d: &Daemon) {
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", d.pid())).unwrap();
@@ -162,7 +201,7 @@ fn assert_pi_zero_memory(d: &Daemon) {
 /// abort the daemon (`vec![0; remaining]` on drop). Now: 413, closed, alive.
 #[test]
 fn a_huge_content_length_is_refused_and_kills_nothing() {
-    let mut d = Daemon::start(json!({}));
+    let (mut d, _state) = daemon(json!({}), None);
     for path in ["/index.html", "/api/nope", "/api/auth/users", "/api/health"] {
         let (a, mut s) = exchange(
             &d,
@@ -184,8 +223,7 @@ fn a_huge_content_length_is_refused_and_kills_nothing() {
 /// connections, and each is cut off when its body's deadline passes.
 #[test]
 fn slow_bodies_hold_no_worker_and_are_cut_off() {
-    let mut d =
-        Daemon::start_with_memory_limit(json!({"http": {"idle_timeout_s": 2}}), PI_ZERO_KIB);
+    let (mut d, _state) = daemon(json!({"http": {"idle_timeout_s": 2}}), Some(PI_ZERO_KIB));
     assert_pi_zero_memory(&d);
     let mut slow: Vec<TcpStream> = (0..8)
         .map(|_| {
@@ -226,7 +264,7 @@ fn slow_bodies_hold_no_worker_and_are_cut_off() {
 /// never read as a request.
 #[test]
 fn ambiguous_framing_is_refused_and_closed() {
-    let mut d = Daemon::start(json!({}));
+    let (mut d, _state) = daemon(json!({}), None);
     let next = "GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n";
     for framing in [
         "Content-Length: abc",
@@ -293,7 +331,7 @@ fn ambiguous_framing_is_refused_and_closed() {
 /// keep every new client out, the watchdog's check from 127.0.0.1 included.
 #[test]
 fn idle_connections_from_one_address_keep_nobody_out() {
-    let mut d = Daemon::start_with_memory_limit(json!({}), PI_ZERO_KIB);
+    let (mut d, _state) = daemon(json!({}), Some(PI_ZERO_KIB));
     assert_pi_zero_memory(&d);
     let attacker = Ipv4Addr::new(127, 0, 0, 2);
     let idle: Vec<TcpStream> = (0..1100)
@@ -311,9 +349,9 @@ fn idle_connections_from_one_address_keep_nobody_out() {
 /// newcomer still gets in (the oldest idle one is reclaimed for it).
 #[test]
 fn at_the_connection_cap_idle_connections_make_room() {
-    let mut d = Daemon::start_with_memory_limit(
+    let (mut d, _state) = daemon(
         json!({"http": {"max_connections": 40, "max_connections_per_client": 10}}),
-        PI_ZERO_KIB,
+        Some(PI_ZERO_KIB),
     );
     assert_pi_zero_memory(&d);
     let mut idle = Vec::new();
@@ -362,7 +400,7 @@ fn slow_config() -> Value {
 /// Retry-After, and each pulse still answers 200 after its pulse.
 #[test]
 fn long_requests_run_off_the_workers() {
-    let mut d = Daemon::start(slow_config());
+    let (mut d, _state) = daemon(slow_config(), None);
     let root = d.root();
     let url = |p: &str| d.url(p);
     let post = |path: String, body: Value, token: String| {
@@ -430,7 +468,7 @@ fn long_requests_run_off_the_workers() {
 /// Content-Type (nor Content-Length).
 #[test]
 fn weak_etags_and_empty_answers() {
-    let d = Daemon::start(json!({}));
+    let (d, _state) = daemon(json!({}), None);
     let first = d.call("GET", "/index.html", None, None);
     let etag = first.header("etag").unwrap().to_string();
     for validator in [
