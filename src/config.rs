@@ -6,6 +6,7 @@
 
 pub use crate::auth::config::AuthConfig;
 use crate::gpio::config::{Edge, GpioConfig};
+pub use crate::http::config::HttpConfig;
 pub use crate::info::config::InfoConfig;
 use crate::metrics::MetricsConfig;
 use crate::supervisor::config::ProgramConfig;
@@ -13,7 +14,6 @@ use crate::supervisor::state::State;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub const DEFAULT_PATH: &str = "/etc/pistack/pistack.json";
@@ -48,38 +48,9 @@ impl Default for Config {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HttpConfig {
-    pub bind: String,
-    pub workers: usize,
-    pub max_body_bytes: usize,
-    pub www_dir: PathBuf,
-    /// TLS is not built into this binary yet; only `null` is accepted.
-    pub tls: Option<serde_json::Value>,
-    /// A connection that sends or takes nothing for this long is closed.
-    pub idle_timeout_s: u64,
-    /// Connections open at once; more are closed as they arrive.
-    pub max_connections: usize,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig {
-            bind: "0.0.0.0:8080".into(),
-            workers: 4,
-            max_body_bytes: 64 * 1024,
-            www_dir: "/usr/share/pistack/www".into(),
-            tls: None,
-            idle_timeout_s: 30,
-            max_connections: 1024,
-        }
-    }
-}
-
-// The `email` and `info` sections and `rules` are parsed and checked here, and
-// not used yet: their subsystems do not exist. Each moves to its subsystem's
-// `config.rs` (as gpio and programs have) when that subsystem is written.
+// The `email` section and `rules` are parsed and checked here, and not used
+// yet: their subsystems do not exist. Each moves to its subsystem's `config.rs`
+// (as gpio, info and programs have) when that subsystem is written.
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -306,29 +277,7 @@ impl Config {
     /// Everything serde cannot check, each problem naming its key path.
     pub fn validate(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        if self.http.bind.parse::<SocketAddr>().is_err() {
-            problems.push(format!(
-                "http.bind: {:?} is not an address:port such as 0.0.0.0:8080",
-                self.http.bind
-            ));
-        }
-        if !(1..=64).contains(&self.http.workers) {
-            problems.push("http.workers: must be 1 to 64".into());
-        }
-        if self.http.max_body_bytes < 1024 {
-            problems.push("http.max_body_bytes: must be at least 1024".into());
-        }
-        if self.http.tls.as_ref().is_some_and(|t| !t.is_null()) {
-            problems.push(
-                "http.tls: this build has no TLS; put a TLS proxy in front or leave it null".into(),
-            );
-        }
-        if self.http.idle_timeout_s == 0 {
-            problems.push("http.idle_timeout_s: must be above 0".into());
-        }
-        if self.http.max_connections < 8 {
-            problems.push("http.max_connections: must be at least 8".into());
-        }
+        problems.extend(self.http.validate());
         problems.extend(self.auth.validate());
         for (name, program) in &self.programs {
             problems.extend(crate::supervisor::config::validate(name, program));

@@ -79,10 +79,12 @@ pub fn routes(gpio: Arc<Gpio>) -> Vec<Route> {
             let body = object(ctx, &["value"])?;
             let value = bit(body.get("value"), "value")?;
             Ok(Reply::ok(&write.write(ctx.param("name"), value)?))
-        }),
+        })
+        .slow(), // waits while a pulse holds the pin
         Route::new("POST", "/api/io/gpio/{name}/toggle", ADMIN, "Invert an output pin", move |ctx| {
             Ok(Reply::ok(&toggle.toggle(ctx.param("name"))?))
-        }),
+        })
+        .slow(), // waits while a pulse holds the pin
         Route::new(
             "POST",
             "/api/io/gpio/{name}/pulse",
@@ -102,7 +104,8 @@ pub fn routes(gpio: Arc<Gpio>) -> Vec<Route> {
                 };
                 Ok(Reply::ok(&pulse.pulse(ctx.param("name"), value, ms)?))
             },
-        ),
+        )
+        .slow(),
     ]);
     routes
 }

@@ -6,8 +6,10 @@
 use super::reply::{ApiError, Reply};
 use super::request::{percent_decode, Ctx};
 use crate::auth::Level;
+use std::sync::Arc;
 
-pub type Handler = Box<dyn Fn(&Ctx) -> Result<Reply, ApiError> + Send + Sync>;
+/// Shared, so that a slow route's handler can be run off the worker that found it.
+pub type Handler = Arc<dyn Fn(&Ctx) -> Result<Reply, ApiError> + Send + Sync>;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +26,10 @@ pub struct Route {
     pub access: Access,
     pub summary: &'static str,
     pub handler: Handler,
+    /// The handler may take seconds (a pulse, a wait for a program to start):
+    /// it runs on the slow pool, never on the workers that answer health,
+    /// logins and files.
+    pub slow: bool,
 }
 
 impl Route {
@@ -39,8 +45,15 @@ impl Route {
             pattern,
             access,
             summary,
-            handler: Box::new(handler),
+            handler: Arc::new(handler),
+            slow: false,
         }
+    }
+
+    /// Mark the route as one that may take seconds (see [`Route::slow`]).
+    pub fn slow(mut self) -> Route {
+        self.slow = true;
+        self
     }
 
     /// The service a route belongs to: `/api/<service>/...`.

@@ -65,21 +65,24 @@ pub fn routes(sup: Arc<Supervisor>) -> Vec<Route> {
             ADMIN,
             "Start a program; answers once it is RUNNING or has failed (BACKOFF/FATAL), or at once with ?wait=false; 409 when already running",
             move |ctx| Ok(Reply::ok(&start.start_program(ctx.param("name"), wait(ctx)?)?)),
-        ),
+        )
+        .slow(),
         Route::new(
             "POST",
             "/api/supervisor/processes/{name}/stop",
             ADMIN,
             "Stop a program: stopsignal to its process group, SIGKILL after stopwaitsecs; answers once STOPPED (?wait=false: at once); 409 when not running",
             move |ctx| Ok(Reply::ok(&stop.stop_program(ctx.param("name"), wait(ctx)?)?)),
-        ),
+        )
+        .slow(),
         Route::new(
             "POST",
             "/api/supervisor/processes/{name}/restart",
             ADMIN,
             "Stop (if running) and start a program, waiting for both",
             move |ctx| Ok(Reply::ok(&restart.restart_program(ctx.param("name"))?)),
-        ),
+        )
+        .slow(),
         Route::new(
             "POST",
             "/api/supervisor/processes/{name}/signal",
