@@ -87,7 +87,8 @@ pub fn routes(auth: Arc<Auth>) -> Vec<Route> {
                     &client(ctx),
                 )?))
             },
-        ),
+        )
+        .password(),
         Route::new(
             "POST",
             "/api/auth/session/refresh",
@@ -179,7 +180,8 @@ pub fn routes(auth: Arc<Auth>) -> Vec<Route> {
                 let user = patch.patch_user(caller, ctx.param("id"), &body, &client(ctx))?;
                 Ok(Reply::ok(&user))
             },
-        ),
+        )
+        .password(),
         Route::new(
             "DELETE",
             "/api/auth/users/{id}",

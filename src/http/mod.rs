@@ -22,7 +22,7 @@ use crate::auth::Auth;
 use config::HttpConfig;
 use reply::{ApiError, Reply};
 use request::{parse_query, Ctx};
-use router::{Access, Handler, Match, Router};
+use router::{Access, Handler, Lane, Match, Router};
 use slow::SlowPool;
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
@@ -79,8 +79,13 @@ pub struct HttpServer {
     server: Arc<tiny_http::Server>,
     workers: Vec<JoinHandle<()>>,
     slow: Arc<SlowPool<SlowJob>>,
+    password: Arc<SlowPool<SlowJob>>,
     pub addr: SocketAddr,
 }
+
+/// Threads of the password pool: more than the password checks allowed at once
+/// (`auth/slots.rs`), so that a login waits its turn there, in arrival order.
+const PASSWORD_WORKERS: usize = 6;
 
 /// A request for a slow route, waiting for a thread of the slow pool.
 struct SlowJob {
@@ -98,10 +103,10 @@ struct AccessLog {
     from_watchdog: bool,
 }
 
-/// What a worker does with an API request: answer it, or pass it to the slow pool.
+/// What a worker does with an API request: answer it, or pass it to a pool.
 enum Outcome {
     Reply(Reply),
-    Slow(Handler, Box<Ctx>),
+    Queued(Lane, Handler, Box<Ctx>),
 }
 
 impl HttpServer {
@@ -120,19 +125,20 @@ impl HttpServer {
         let server = tiny_http::Server::from_listener_with_limits(listener, None, limits)
             .map_err(|e| format!("cannot start the HTTP server: {e}"))?;
         let server = Arc::new(server);
-        let slow_site = site.clone();
-        let slow = SlowPool::start(config.slow_workers, move |job: SlowJob| {
-            let reply = run(&job.handler, &job.ctx);
-            finish(&slow_site, job.request, reply, job.log);
-        })?;
+        let slow = pool("http-slow", config.slow_workers, &site)?;
+        let password = pool("http-password", PASSWORD_WORKERS, &site)?;
         let workers = (0..config.workers)
             .map(|i| {
-                let (server, site, slow) = (server.clone(), site.clone(), slow.clone());
+                let (server, site) = (server.clone(), site.clone());
+                let pools = Pools {
+                    slow: slow.clone(),
+                    password: password.clone(),
+                };
                 std::thread::Builder::new()
                     .name(format!("http-{i}"))
                     .spawn(move || {
                         while let Ok(request) = server.recv() {
-                            handle(&site, &slow, request);
+                            handle(&site, &pools, request);
                         }
                     })
                     .map_err(|e| format!("cannot start an HTTP worker: {e}"))
@@ -142,6 +148,7 @@ impl HttpServer {
             server,
             workers,
             slow,
+            password,
             addr,
         })
     }
@@ -155,10 +162,26 @@ impl HttpServer {
             let _ = w.join();
         }
         self.slow.stop();
+        self.password.stop();
     }
 }
 
-fn handle(site: &Site, slow: &SlowPool<SlowJob>, mut request: tiny_http::Request) {
+/// The pools a worker hands requests to.
+struct Pools {
+    slow: Arc<SlowPool<SlowJob>>,
+    password: Arc<SlowPool<SlowJob>>,
+}
+
+/// A pool of `threads` that run queued handlers and answer their requests.
+fn pool(name: &str, threads: usize, site: &Arc<Site>) -> Result<Arc<SlowPool<SlowJob>>, String> {
+    let site = site.clone();
+    SlowPool::start(name, threads, move |job: SlowJob| {
+        let reply = run(&job.handler, &job.ctx);
+        finish(&site, job.request, reply, job.log);
+    })
+}
+
+fn handle(site: &Site, pools: &Pools, mut request: tiny_http::Request) {
     let started = Instant::now();
     let method = request.method().as_str().to_string();
     let url = request.url().to_string();
@@ -197,9 +220,9 @@ fn handle(site: &Site, slow: &SlowPool<SlowJob>, mut request: tiny_http::Request
         path,
         from_watchdog,
     };
-    let (handler, ctx) = match outcome {
+    let (lane, handler, ctx) = match outcome {
         Outcome::Reply(reply) => return finish(site, request, reply, log),
-        Outcome::Slow(handler, ctx) => (handler, ctx),
+        Outcome::Queued(lane, handler, ctx) => (lane, handler, ctx),
     };
     let job = SlowJob {
         request,
@@ -207,12 +230,20 @@ fn handle(site: &Site, slow: &SlowPool<SlowJob>, mut request: tiny_http::Request
         ctx,
         log,
     };
-    if let Err(job) = slow.submit(job) {
-        let busy = ApiError::unavailable(
+    let (pool, busy) = match lane {
+        Lane::Password => (
+            &pools.password,
+            "the server is busy checking other passwords; try again shortly",
+        ),
+        _ => (
+            &pools.slow,
             "the server is busy with other long requests (pulses, start/stop waits); try again shortly",
-        )
-        .with_header("Retry-After", "1")
-        .into_reply();
+        ),
+    };
+    if let Err(job) = pool.submit(job) {
+        let busy = ApiError::unavailable(busy)
+            .with_header("Retry-After", "1")
+            .into_reply();
         finish(site, job.request, busy, job.log);
     }
 }
@@ -300,10 +331,9 @@ fn api(
         Ok(body) => ctx.body = body,
         Err(e) => return reply(e.into_reply()),
     }
-    if route.slow {
-        Outcome::Slow(route.handler.clone(), Box::new(ctx))
-    } else {
-        reply(run(&route.handler, &ctx))
+    match route.lane {
+        Lane::Fast => reply(run(&route.handler, &ctx)),
+        lane => Outcome::Queued(lane, route.handler.clone(), Box::new(ctx)),
     }
 }
 

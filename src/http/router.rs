@@ -26,10 +26,22 @@ pub struct Route {
     pub access: Access,
     pub summary: &'static str,
     pub handler: Handler,
-    /// The handler may take seconds (a pulse, a wait for a program to start):
-    /// it runs on the slow pool, never on the workers that answer health,
-    /// logins and files.
-    pub slow: bool,
+    /// Which threads run the handler.
+    pub lane: Lane,
+}
+
+/// The threads a route's handler runs on, so that nothing that may wait runs
+/// on the workers that answer health, tokens and files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// Answers at once: run by the worker that read the request.
+    Fast,
+    /// May take seconds (a pulse, a wait for a program to start): the slow pool.
+    Slow,
+    /// Checks a password, and may wait its turn for one of the few password
+    /// checks allowed at once: the password pool, so that a flood of logins
+    /// neither holds the workers nor the pulses and start/stop waits.
+    Password,
 }
 
 impl Route {
@@ -46,13 +58,19 @@ impl Route {
             access,
             summary,
             handler: Arc::new(handler),
-            slow: false,
+            lane: Lane::Fast,
         }
     }
 
-    /// Mark the route as one that may take seconds (see [`Route::slow`]).
+    /// Mark the route as one that may take seconds (see [`Lane::Slow`]).
     pub fn slow(mut self) -> Route {
-        self.slow = true;
+        self.lane = Lane::Slow;
+        self
+    }
+
+    /// Mark the route as one that checks a password (see [`Lane::Password`]).
+    pub fn password(mut self) -> Route {
+        self.lane = Lane::Password;
         self
     }
 

@@ -21,6 +21,7 @@ pub struct SlowPool<Job> {
 impl<Job: Send + 'static> SlowPool<Job> {
     /// `threads` threads, and room for as many jobs again waiting for one.
     pub fn start(
+        name: &str,
         threads: usize,
         work: impl Fn(Job) + Send + Sync + 'static,
     ) -> Result<Arc<SlowPool<Job>>, String> {
@@ -32,9 +33,9 @@ impl<Job: Send + 'static> SlowPool<Job> {
             .map(|i| {
                 let (rx, work, in_flight) = (rx.clone(), work.clone(), in_flight.clone());
                 std::thread::Builder::new()
-                    .name(format!("http-slow-{i}"))
+                    .name(format!("{name}-{i}"))
                     .spawn(move || run(&rx, &*work, &in_flight))
-                    .map_err(|e| format!("cannot start a slow HTTP worker: {e}"))
+                    .map_err(|e| format!("cannot start the thread {name}-{i}: {e}"))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Arc::new(SlowPool {
@@ -98,7 +99,7 @@ mod tests {
 
     #[test]
     fn bounded_and_refuses_when_full() {
-        let pool = SlowPool::start(1, |job: Job| job()).unwrap();
+        let pool = SlowPool::start("test", 1, |job: Job| job()).unwrap();
         let (release_tx, release_rx) = channel::<()>();
         let release_rx = Arc::new(Mutex::new(release_rx));
         let (started_tx, started_rx) = channel::<()>();
