@@ -13,6 +13,7 @@ mod health;
 mod http;
 mod info;
 mod logging;
+mod memory;
 mod metrics;
 mod names;
 mod random;
@@ -61,6 +62,7 @@ fn main() {
 fn serve(config_path: &std::path::Path) -> Result<(), String> {
     // Before any thread exists, so that every thread inherits the mask.
     signals::block_shutdown_signals();
+    memory::limit_malloc_arenas();
     let config = config::load(config_path).map_err(|e| e.to_string())?;
     store::ensure_dir(&config.state_dir)
         .map_err(|e| format!("state_dir {}: {e}", config.state_dir.display()))?;
