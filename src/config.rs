@@ -4,6 +4,7 @@
 //! Parsing is two steps. serde rejects unknown keys and wrong types with a line and
 //! column; `validate` then checks what types cannot say and names the key path.
 
+pub use crate::email::config::{EmailConfig, SmtpConfig};
 use crate::gpio::config::GpioConfig;
 use crate::supervisor::config::ProgramConfig;
 use serde::{Deserialize, Serialize};
@@ -97,46 +98,6 @@ impl Default for AuthConfig {
             throttle_max_delay_s: 900,
         }
     }
-}
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct EmailConfig {
-    pub smtp: Option<SmtpConfig>,
-    pub from: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SmtpConfig {
-    pub host: String,
-    pub port: u16,
-    pub security: SmtpSecurity,
-    pub username: Option<String>,
-    pub password_file: Option<PathBuf>,
-    pub timeout_s: u64,
-}
-
-impl Default for SmtpConfig {
-    fn default() -> Self {
-        SmtpConfig {
-            host: "localhost".into(),
-            port: 25,
-            security: SmtpSecurity::None,
-            username: None,
-            password_file: None,
-            timeout_s: 10,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum SmtpSecurity {
-    #[default]
-    None,
-    Starttls,
-    Tls,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -292,13 +253,13 @@ impl Config {
         if let Some(p) = self.auth.secret_file.as_mut() {
             absolute(base, p);
         }
-        if let Some(p) = self
-            .email
-            .smtp
-            .as_mut()
-            .and_then(|s| s.password_file.as_mut())
-        {
-            absolute(base, p);
+        if let Some(smtp) = self.email.smtp.as_mut() {
+            for p in [&mut smtp.password_file, &mut smtp.ca_file]
+                .into_iter()
+                .flatten()
+            {
+                absolute(base, p);
+            }
         }
         for program in self.programs.values_mut() {
             if let Some(p) = program.directory.as_mut() {
@@ -349,16 +310,7 @@ impl Config {
             problems.extend(crate::gpio::config::validate(name, pin));
         }
         problems.extend(shared_lines(&self.gpio.pins));
-        if let Some(smtp) = &self.email.smtp {
-            if smtp.host.is_empty() {
-                problems.push("email.smtp.host: must not be empty".into());
-            }
-        }
-        if let Some(from) = &self.email.from {
-            if !from.contains('@') {
-                problems.push(format!("email.from: {from:?} is not an e-mail address"));
-            }
-        }
+        problems.extend(self.email.validate());
         if let Some(w) = &self.info.weather {
             if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
                 problems.push("info.weather.url: must start with http:// or https://".into());

@@ -5,6 +5,7 @@
 mod auth;
 mod cli;
 mod config;
+mod email;
 mod events;
 mod gpio;
 mod health;
@@ -64,6 +65,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
 
     let auth = Arc::new(auth::Auth::open(&config.auth, &config.state_dir)?);
     let bus = Arc::new(events::Bus::new());
+    let mailer = email::Mailer::start(&config.email, &config.state_dir)?;
     let supervisor =
         supervisor::Supervisor::start(&config.programs, &config.state_dir, bus.clone())?;
     let gpio = gpio::Gpio::open(&config.gpio, bus.clone());
@@ -72,6 +74,12 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     let (s, g) = (supervisor.clone(), gpio.clone());
     health.add("supervisor", Box::new(move || s.check()));
     health.add("io", Box::new(move || g.health()));
+    if mailer.configured() {
+        let m = mailer.clone();
+        health.add("email", Box::new(move || m.health()));
+    } else {
+        health.off("email", "no SMTP configured");
+    }
 
     let stats = Arc::new(http::Stats::default());
     let mut metrics = metrics::Metrics::default();
@@ -79,12 +87,15 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     metrics.add(Box::new(move |out| h.write_metrics(out)));
     metrics.add(Box::new(move |out| s.write_metrics(out)));
     metrics.add(Box::new(move |out| g.write_metrics(out)));
+    let m = mailer.clone();
+    metrics.add(Box::new(move |out| m.write_metrics(out)));
 
     let docs = Arc::new(OnceLock::new());
     let mut routes = health::routes(Arc::new(health), docs.clone());
     routes.extend(auth::api::routes(auth.clone()));
     routes.extend(supervisor::api::routes(supervisor.clone()));
     routes.extend(gpio::api::routes(gpio.clone()));
+    routes.extend(email::api::routes(mailer.clone()));
     routes.push(metrics::route(Arc::new(metrics), config.metrics.public));
     let router = http::router::Router::new(routes);
     let _ = docs.set(health::documents(router.routes()));
@@ -99,6 +110,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     let server = match http::HttpServer::start(&config.http, site) {
         Ok(s) => s,
         Err(e) => {
+            mailer.shutdown();
             supervisor.shutdown();
             return Err(e);
         }
@@ -132,6 +144,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     log::info!("signal {sig}: shutting down");
     systemd::notify("STOPPING=1");
     server.stop();
+    mailer.shutdown();
     supervisor.shutdown();
     log::info!("stopped");
     Ok(())
