@@ -108,16 +108,31 @@ fn tls_parameters(smtp: &SmtpConfig) -> Result<TlsParameters, String> {
 }
 
 /// lettre's error with its causes (the TLS or I/O reason is in the source chain).
+/// A socket read timeout shows as EAGAIN ("Resource temporarily unavailable"),
+/// which says nothing to a reader: it is named for what it is.
 fn describe(smtp: &SmtpConfig, e: &lettre::transport::smtp::Error) -> String {
     let mut text = format!("{}:{}: {e}", smtp.host, smtp.port);
+    let mut timed_out = false;
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            timed_out |= matches!(
+                io.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            );
+        }
         let s_text = s.to_string();
         if !text.contains(&s_text) {
             text.push_str(": ");
             text.push_str(&s_text);
         }
         source = s.source();
+    }
+    if timed_out {
+        text = format!(
+            "{}:{}: timed out: no answer within {} s (email.smtp.timeout_s)",
+            smtp.host, smtp.port, smtp.timeout_s
+        );
     }
     text
 }
