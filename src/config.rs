@@ -5,6 +5,7 @@
 //! column; `validate` then checks what types cannot say and names the key path.
 
 pub use crate::auth::config::AuthConfig;
+pub use crate::email::config::{EmailConfig, SmtpConfig};
 use crate::gpio::config::{Edge, GpioConfig};
 pub use crate::http::config::HttpConfig;
 pub use crate::info::config::InfoConfig;
@@ -48,49 +49,8 @@ impl Default for Config {
     }
 }
 
-// The `email` section and `rules` are parsed and checked here, and not used
-// yet: their subsystems do not exist. Each moves to its subsystem's `config.rs`
-// (as gpio, info and programs have) when that subsystem is written.
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct EmailConfig {
-    pub smtp: Option<SmtpConfig>,
-    pub from: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SmtpConfig {
-    pub host: String,
-    pub port: u16,
-    pub security: SmtpSecurity,
-    pub username: Option<String>,
-    pub password_file: Option<PathBuf>,
-    pub timeout_s: u64,
-}
-
-impl Default for SmtpConfig {
-    fn default() -> Self {
-        SmtpConfig {
-            host: "localhost".into(),
-            port: 25,
-            security: SmtpSecurity::None,
-            username: None,
-            password_file: None,
-            timeout_s: 10,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum SmtpSecurity {
-    #[default]
-    None,
-    Starttls,
-    Tls,
-}
+// `rules` are parsed and checked here, and not run yet: the rules subsystem
+// does not exist. Their types move to its `config.rs` when it is written.
 
 /// Why the configuration file could not be used. Shown (with `Display`) as one
 /// line per problem, each starting with the file's path as compilers do, so that
@@ -259,13 +219,13 @@ impl Config {
         if let Some(p) = self.auth.secret_file.as_mut() {
             absolute(base, p);
         }
-        if let Some(p) = self
-            .email
-            .smtp
-            .as_mut()
-            .and_then(|s| s.password_file.as_mut())
-        {
-            absolute(base, p);
+        if let Some(smtp) = self.email.smtp.as_mut() {
+            for p in [&mut smtp.password_file, &mut smtp.ca_file]
+                .into_iter()
+                .flatten()
+            {
+                absolute(base, p);
+            }
         }
         for program in self.programs.values_mut() {
             if let Some(p) = program.directory.as_mut() {
@@ -283,16 +243,7 @@ impl Config {
             problems.extend(crate::supervisor::config::validate(name, program));
         }
         problems.extend(self.gpio.validate());
-        if let Some(smtp) = &self.email.smtp {
-            if smtp.host.is_empty() {
-                problems.push("email.smtp.host: must not be empty".into());
-            }
-        }
-        if let Some(from) = &self.email.from {
-            if !from.contains('@') {
-                problems.push(format!("email.from: {from:?} is not an e-mail address"));
-            }
-        }
+        problems.extend(self.email.validate());
         problems.extend(crate::info::config::validate(&self.info));
         for (i, rule) in self.rules.iter().enumerate() {
             problems.extend(validate_rule(i, rule, self));

@@ -7,6 +7,7 @@ mod cli;
 mod config;
 #[cfg(test)]
 mod config_docs;
+mod email;
 mod events;
 mod gpio;
 mod health;
@@ -71,6 +72,8 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     let auth =
         Arc::new(auth::Auth::open(&config.auth, &config.state_dir).map_err(|e| e.to_string())?);
     let bus = Arc::new(events::Bus::new());
+    let mailer =
+        email::Mailer::start(&config.email, &config.state_dir).map_err(|e| e.to_string())?;
     let supervisor =
         supervisor::Supervisor::start(&config.programs, &config.state_dir, bus.clone())
             .map_err(|e| e.to_string())?;
@@ -87,6 +90,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
         supervisor: supervisor.clone(),
         gpio,
         info,
+        mailer: mailer.clone(),
         stats: stats.clone(),
     };
     let router = router(&config, parts);
@@ -101,6 +105,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     let server = match http::HttpServer::start(&config.http, site) {
         Ok(s) => s,
         Err(e) => {
+            mailer.shutdown();
             supervisor.shutdown();
             return Err(e.to_string());
         }
@@ -118,6 +123,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     log::info!("signal {sig}: shutting down");
     systemd::notify("STOPPING=1");
     server.stop();
+    mailer.shutdown();
     supervisor.shutdown();
     log::info!("stopped");
     Ok(())
@@ -129,6 +135,7 @@ struct Parts {
     supervisor: Arc<supervisor::Supervisor>,
     gpio: Arc<gpio::Gpio>,
     info: Arc<info::Info>,
+    mailer: Arc<email::Mailer>,
     stats: Arc<http::Stats>,
 }
 
@@ -139,6 +146,7 @@ fn router(config: &config::Config, parts: Parts) -> http::router::Router {
         supervisor,
         gpio,
         info,
+        mailer,
         stats,
     } = parts;
     let mut health = health::Health::new();
@@ -147,6 +155,12 @@ fn router(config: &config::Config, parts: Parts) -> http::router::Router {
     health.add(health::Service::Supervisor, Box::new(move || s.check()));
     health.add(health::Service::Io, Box::new(move || g.health()));
     health.add(health::Service::Info, Box::new(move || i.check()));
+    if mailer.configured() {
+        let m = mailer.clone();
+        health.add(health::Service::Email, Box::new(move || m.health()));
+    } else {
+        health.off(health::Service::Email, "no SMTP configured");
+    }
 
     let mut metrics = metrics::Metrics::default();
     let (h, s, g, i) = (stats, supervisor.clone(), gpio.clone(), info.clone());
@@ -154,6 +168,8 @@ fn router(config: &config::Config, parts: Parts) -> http::router::Router {
     metrics.add(Box::new(move |out| s.write_metrics(out)));
     metrics.add(Box::new(move |out| g.write_metrics(out)));
     metrics.add(Box::new(move |out| i.write_metrics(out)));
+    let m = mailer.clone();
+    metrics.add(Box::new(move |out| m.write_metrics(out)));
 
     let docs = Arc::new(OnceLock::new());
     let mut routes = health::routes(Arc::new(health), docs.clone());
@@ -161,6 +177,7 @@ fn router(config: &config::Config, parts: Parts) -> http::router::Router {
     routes.extend(supervisor::api::routes(supervisor));
     routes.extend(gpio::api::routes(gpio));
     routes.extend(info::api::routes(info));
+    routes.extend(email::api::routes(mailer));
     routes.push(metrics::route(Arc::new(metrics), &config.metrics));
     let router = http::router::Router::new(routes);
     let _ = docs.set(health::documents(router.routes()));
