@@ -73,7 +73,7 @@ fn matrix() -> Vec<(&'static str, &'static str, Value, [u16; 4])> {
         // The matrix's daemon has no SMTP relay: past the level check, 503.
         ("POST", "/api/email/send", json!({"to":"a@b.example","subject":"s","body":"b"}), [503, 503, 403, 401]),
         ("GET", "/api/email/outbox", json!(null), [200, 200, 403, 401]),
-        ("POST", "/api/email/outbox/m1/retry", json!(null), [503, 503, 403, 401]),
+        ("POST", "/api/email/outbox/m1/retry", json!(null), [404, 404, 403, 401]),
     ]
 }
 

@@ -249,10 +249,9 @@ impl Mailer {
     }
 
     /// Queue a `failed` message again, with a fresh count of attempts.
+    /// An unknown id is 404 and a message not failed 409 whether or not a relay
+    /// is configured: the caller's mistake is named before the daemon's state.
     pub fn retry(&self, id: &str) -> Result<(), EmailError> {
-        if self.smtp.is_none() {
-            return Err(EmailError::NotConfigured);
-        }
         let mut state = self.lock();
         let Some(record) = state.records.get(id) else {
             return Err(EmailError::NoSuchMessage(id.to_string()));
@@ -262,6 +261,9 @@ impl Mailer {
                 id: id.to_string(),
                 status: record.status,
             });
+        }
+        if self.smtp.is_none() {
+            return Err(EmailError::NotConfigured);
         }
         let mut record = record.clone();
         self.check_room(&state, record.size())?;
