@@ -7,6 +7,8 @@ mod cli;
 mod config;
 #[cfg(test)]
 mod config_docs;
+mod control;
+mod ctl;
 mod events;
 mod gpio;
 mod health;
@@ -19,6 +21,7 @@ mod signals;
 mod store;
 mod supervisor;
 mod systemd;
+mod xmlrpc;
 
 use std::sync::{Arc, OnceLock};
 
@@ -42,6 +45,7 @@ fn main() {
         cli::Command::CheckConfig => cli::check_config(&args.config),
         cli::Command::Passwd(name) => cli::passwd(&args.config, &name),
         cli::Command::ImportSupervisord(file) => supervisor::import::run(&file),
+        cli::Command::Ctl(words) => ctl::run(&args.config, words),
         cli::Command::Serve => {
             logging::init();
             match serve(&args.config) {
@@ -72,7 +76,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
         supervisor::Supervisor::start(&config.programs, &config.state_dir, bus.clone())
             .map_err(|e| e.to_string())?;
     let gpio = gpio::Gpio::open(&config.gpio, bus);
-    let (router, stats) = router(&config, &auth, &supervisor, &gpio);
+    let (router, stats) = router(&config, config_path, &auth, &supervisor, &gpio);
 
     let site = Arc::new(http::Site {
         router,
@@ -81,13 +85,23 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
         max_body_bytes: config.http.max_body_bytes,
         stats,
     });
-    let server = match http::HttpServer::start(&config.http, site) {
+    let server = match http::HttpServer::start(&config.http, site.clone()) {
         Ok(s) => s,
         Err(e) => {
             supervisor.shutdown();
             return Err(e.to_string());
         }
     };
+    let control =
+        match control::ControlServer::start(&config.control_socket(), site, supervisor.clone()) {
+            Ok(c) => c,
+            Err(e) => {
+                server.stop();
+                supervisor.shutdown();
+                return Err(e);
+            }
+        };
+    log::info!("control socket {}", control.path().display());
     log::info!(
         "pistack {} listening on http://{} (state in {})",
         env!("CARGO_PKG_VERSION"),
@@ -100,6 +114,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     let sig = signals::wait_for_shutdown();
     log::info!("signal {sig}: shutting down");
     systemd::notify("STOPPING=1");
+    control.stop();
     server.stop();
     supervisor.shutdown();
     log::info!("stopped");
@@ -110,6 +125,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
 /// counters the metrics read.
 fn router(
     config: &config::Config,
+    config_path: &std::path::Path,
     auth: &Arc<auth::Auth>,
     supervisor: &Arc<supervisor::Supervisor>,
     gpio: &Arc<gpio::Gpio>,
@@ -131,6 +147,14 @@ fn router(
     let mut routes = health::routes(Arc::new(health), docs.clone());
     routes.extend(auth::api::routes(auth.clone()));
     routes.extend(supervisor::api::routes(supervisor.clone()));
+    let path = config_path.to_path_buf();
+    let load = move || {
+        config::load(&path)
+            .map(|c| c.programs)
+            .map_err(|e| e.to_string())
+    };
+    routes.push(supervisor::api::reload_route(supervisor.clone(), load));
+    routes.push(xmlrpc::route(auth.clone(), supervisor.clone()));
     routes.extend(gpio::api::routes(gpio.clone()));
     routes.push(metrics::route(Arc::new(metrics), &config.metrics));
     let router = http::router::Router::new(routes);

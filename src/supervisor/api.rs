@@ -1,15 +1,15 @@
 //! `/api/supervisor/...`: a thin layer over [`Supervisor`] (docs/api.md, "Supervisor").
 
-use super::config::{signal_number, SIGNAL_FORMS};
 use super::config::ProgramConfig;
+use super::config::{signal_number, SIGNAL_FORMS};
 use super::{Error, Supervisor};
-use std::collections::BTreeMap;
 use crate::auth::Level;
 use crate::http::reply::{ApiError, Reply};
 use crate::http::request::Ctx;
 use crate::http::router::{Access, Route};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 const USER: Access = Access::AtLeast(Level::User);

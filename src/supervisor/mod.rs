@@ -353,30 +353,33 @@ impl Supervisor {
         Ok(names)
     }
 
-    /// Start every program of `group` that is not running, in priority order;
-    /// each one's outcome.
+    /// Start every program of `group` that is not running, in priority order.
     pub fn start_group(&self, group: &str, wait: bool) -> Result<Vec<Outcome>, Error> {
-        let names = self.group_members(group)?;
-        Ok(names
-            .into_iter()
-            .map(|n| (n.clone(), self.start_program(&n, wait)))
-            .collect())
+        Ok(self.start_each(&self.group_members(group)?, wait))
     }
 
     /// Stop every running program of `group`, in reverse priority order.
     pub fn stop_group(&self, group: &str, wait: bool) -> Result<Vec<Outcome>, Error> {
-        let names = self.group_members(group)?;
-        Ok(names
-            .into_iter()
-            .rev()
-            .map(|n| (n.clone(), self.stop_program(&n, wait)))
-            .collect())
+        Ok(self.stop_each(&self.group_members(group)?, wait))
     }
 
-    /// Stop the group, then start it.
-    pub fn restart_group(&self, group: &str) -> Result<Vec<Outcome>, Error> {
-        self.stop_group(group, true)?;
-        self.start_group(group, true)
+    /// Start those of `names` that are not running (supervisord's group and
+    /// "all" semantics); each one's outcome.
+    pub fn start_each(&self, names: &[String], wait: bool) -> Vec<Outcome> {
+        let idle = |n: &&String| self.get(n).is_ok_and(|p| !p.state.is_running());
+        let todo: Vec<&String> = names.iter().filter(idle).collect();
+        todo.into_iter()
+            .map(|n| (n.clone(), self.start_program(n, wait)))
+            .collect()
+    }
+
+    /// Stop those of `names` that are running, last first.
+    pub fn stop_each(&self, names: &[String], wait: bool) -> Vec<Outcome> {
+        let busy = |n: &&String| self.get(n).is_ok_and(|p| p.state.is_running());
+        let todo: Vec<&String> = names.iter().rev().filter(busy).collect();
+        todo.into_iter()
+            .map(|n| (n.clone(), self.stop_program(n, wait)))
+            .collect()
     }
 
     /// Apply a new configuration's programs without touching the unchanged ones
@@ -436,7 +439,11 @@ impl Supervisor {
     /// The path of a program's stdout or stderr log file.
     pub fn log_path(&self, name: &str, stderr: bool) -> Result<PathBuf, Error> {
         let log = self.log(name, stderr)?;
-        let path = log.lock().unwrap_or_else(|p| p.into_inner()).path().to_path_buf();
+        let path = log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .path()
+            .to_path_buf();
         Ok(path)
     }
 

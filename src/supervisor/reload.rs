@@ -101,7 +101,11 @@ mod tests {
         let table = rebuild(old, &new, dir);
         let names: Vec<&str> = table.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["edit", "fresh", "same"]);
-        assert_eq!(table[2].pid, Some(4242), "the unchanged record is moved over");
+        assert_eq!(
+            table[2].pid,
+            Some(4242),
+            "the unchanged record is moved over"
+        );
         assert_eq!(table[0].config, sh("sleep 20"));
         assert_eq!(table[0].pid, None);
     }

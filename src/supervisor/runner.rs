@@ -13,17 +13,17 @@
 //! half a transition, and logs and publishes to the bus only after letting go.
 
 use super::config::signal_number;
+use super::config::ProgramConfig;
 use super::logs;
 use super::process::{self, Exit, SpawnError};
 use super::program::{Program, Timer};
 use super::records::{self, Record};
-use super::state::{Action, Event, Policy, Refusal, State, Step};
-use super::config::ProgramConfig;
 use super::reload::{self, Changes};
+use super::state::{Action, Event, Policy, Refusal, State, Step};
 use super::{Error, Msg, Request, Shared};
+use crate::events::{self, Bus, ProcessEvent};
 use std::collections::BTreeMap;
 use std::path::Path;
-use crate::events::{self, Bus, ProcessEvent};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
