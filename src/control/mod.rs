@@ -96,7 +96,9 @@ impl ControlServer {
 fn bind(path: &Path) -> Result<UnixListener, String> {
     let shown = path.display();
     if let Some(dir) = path.parent() {
-        crate::store::ensure_dir(dir).map_err(|e| format!("control socket {shown}: {e}"))?;
+        // Not store::ensure_dir: that makes a folder private, and group pistack
+        // must be able to reach the socket (systemd makes /run/pistack 0750).
+        std::fs::create_dir_all(dir).map_err(|e| format!("control socket {shown}: {e}"))?;
     }
     if path.exists() {
         if UnixStream::connect(path).is_ok() {

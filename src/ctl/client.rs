@@ -84,7 +84,8 @@ impl Target {
                 let resp = match result {
                     Ok(r) => r,
                     Err(ureq::Error::Status(_, r)) => r,
-                    Err(e) => return Err(Error::Unreachable(format!("{url}: {e}"))),
+                    // ureq's message names the URL already.
+                    Err(e) => return Err(Error::Unreachable(e.to_string())),
                 };
                 let status = resp.status();
                 let mut body = Vec::new();

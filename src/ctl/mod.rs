@@ -444,6 +444,9 @@ impl Ctl {
         }
         let c = r.json();
         let names = |k: &str| c[k].as_array().cloned().unwrap_or_default();
+        if ["removed", "changed", "added"].iter().all(|k| names(k).is_empty()) {
+            println!("no changes");
+        }
         for n in names("removed") {
             println!(
                 "{}: stopped\n{0}: removed process group",
