@@ -179,10 +179,21 @@ fn local_caller(p: &peer::Peer) -> Caller {
 fn serve(shared: &Shared, stream: UnixStream) {
     let peer = match peer::peer(&stream) {
         Ok(p) => p,
-        Err(e) => return log::warn!(target: "control", "cannot read the peer's credentials: {e}"),
+        Err(e) => return log::warn!("cannot read the peer's credentials: {e}"),
     };
     if !peer::allowed(&peer, shared.pistack_gid) {
-        log::warn!(target: "control", "uid {} (pid {}) refused: not root nor in group {}", peer.uid, peer.pid, peer::GROUP);
+        log::warn!(
+            "control socket: uid {} (pid {}) refused: not root nor in group {}",
+            peer.uid,
+            peer.pid,
+            peer::GROUP
+        );
+        // Read the request first: closing on unread data resets the
+        // connection, and the client would not see why.
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+        if let Ok(s) = stream.try_clone() {
+            let _ = wire::read_request(&mut BufReader::new(s), 0);
+        }
         return refuse(
             stream,
             403,
@@ -207,7 +218,7 @@ fn serve(shared: &Shared, stream: UnixStream) {
             }
         };
         if req.method == "GET" && req.url.starts_with("/logtail/") {
-            log::info!(target: "control", "uid {} GET {}", peer.uid, req.url);
+            log::info!(target: "access", "control uid {} GET {}", peer.uid, req.url);
             return follow(shared, &mut writer, &req.url);
         }
         let keep_alive = req.keep_alive && !shared.stopping.load(Ordering::SeqCst);
@@ -220,7 +231,7 @@ fn serve(shared: &Shared, stream: UnixStream) {
             req.body,
             local_caller(&peer),
         );
-        log::info!(target: "control", "uid {} {method} {url} {}", peer.uid, reply.status);
+        log::info!(target: "access", "control uid {} {method} {url} {}", peer.uid, reply.status);
         if wire::write_reply(&mut writer, &reply, keep_alive).is_err() || !keep_alive {
             return;
         }

@@ -444,7 +444,10 @@ impl Ctl {
         }
         let c = r.json();
         let names = |k: &str| c[k].as_array().cloned().unwrap_or_default();
-        if ["removed", "changed", "added"].iter().all(|k| names(k).is_empty()) {
+        if ["removed", "changed", "added"]
+            .iter()
+            .all(|k| names(k).is_empty())
+        {
             println!("no changes");
         }
         for n in names("removed") {
