@@ -229,8 +229,8 @@ fn every_subcommand_as_root() {
     let last = ev
         .stdout
         .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .last()
+        .rev()
+        .find_map(|l| serde_json::from_str::<Value>(l).ok())
         .unwrap();
     let next = format!(
         "#{} b RUNNING -> STOPPING",
