@@ -356,7 +356,7 @@ fn reload_adds_changes_and_removes_and_keeps_the_rest_running() {
     );
     p.insert(
         "fresh".into(),
-        json!({"command": ["sleep", "3000"], "startsecs": 0}),
+        json!({"command": ["sleep", "3000"], "startsecs": 0, "priority": 1}),
     );
     std::fs::write(&d.config_path, serde_json::to_vec(&c).unwrap()).unwrap();
 
@@ -373,7 +373,7 @@ fn reload_adds_changes_and_removes_and_keeps_the_rest_running() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["a", "b", "fresh"]);
+    assert_eq!(names, ["fresh", "a", "b"], "priority 1 first: a moved in the table");
     assert_eq!(
         pid("g:a"),
         Some(kept),
@@ -381,7 +381,7 @@ fn reload_adds_changes_and_removes_and_keeps_the_rest_running() {
     );
     assert_eq!(state(&sock, "fresh"), "RUNNING");
     assert_eq!(state(&sock, "g:b"), "RUNNING", "changed to autostart");
-    assert_eq!(list[1]["command"], json!(["sleep", "2000"]));
+    assert_eq!(list[2]["command"], json!(["sleep", "2000"]));
 
     // The kept program is still supervised: its exit is seen, and it is restarted.
     unsafe { libc::kill(kept as i32, libc::SIGTERM) };
