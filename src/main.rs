@@ -121,6 +121,21 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Reads the programs of the configuration file again (a reload).
+fn programs_of(
+    path: &std::path::Path,
+) -> impl Fn() -> Result<std::collections::BTreeMap<String, supervisor::config::ProgramConfig>, String>
+       + Send
+       + Sync
+       + 'static {
+    let path = path.to_path_buf();
+    move || {
+        config::load(&path)
+            .map(|c| c.programs)
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// Every route, with health and metrics fed by the subsystems; and the HTTP
 /// counters the metrics read.
 fn router(
@@ -147,14 +162,14 @@ fn router(
     let mut routes = health::routes(Arc::new(health), docs.clone());
     routes.extend(auth::api::routes(auth.clone()));
     routes.extend(supervisor::api::routes(supervisor.clone()));
-    let path = config_path.to_path_buf();
-    let load = move || {
-        config::load(&path)
-            .map(|c| c.programs)
-            .map_err(|e| e.to_string())
-    };
-    routes.push(supervisor::api::reload_route(supervisor.clone(), load));
-    routes.push(xmlrpc::route(auth.clone(), supervisor.clone()));
+    let reload = supervisor::api::reload_route(supervisor.clone(), programs_of(config_path));
+    routes.push(reload);
+    let rpc = xmlrpc::route(
+        auth.clone(),
+        supervisor.clone(),
+        Box::new(programs_of(config_path)),
+    );
+    routes.push(rpc);
     routes.extend(gpio::api::routes(gpio.clone()));
     routes.push(metrics::route(Arc::new(metrics), &config.metrics));
     let router = http::router::Router::new(routes);

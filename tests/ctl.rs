@@ -373,7 +373,11 @@ fn reload_adds_changes_and_removes_and_keeps_the_rest_running() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["fresh", "a", "b"], "priority 1 first: a moved in the table");
+    assert_eq!(
+        names,
+        ["fresh", "a", "b"],
+        "priority 1 first: a moved in the table"
+    );
     assert_eq!(
         pid("g:a"),
         Some(kept),

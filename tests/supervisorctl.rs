@@ -252,6 +252,59 @@ fn supervisorctl_over_http_with_basic_auth() {
 }
 
 #[test]
+fn supervisorctl_avail_reread_update() {
+    let (d, socket) = daemon();
+    let ctl = Ctl::new(&d, "unix", &format!("unix://{}", socket.display()), None);
+    eventually(10, || (pid_of(&d, "a") > 0).then_some(())).expect("a runs");
+    let (code, out) = ctl.run(&["avail"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.lines().nth(1),
+        Some(format!("{:<32} {:<9} {:<9} 999:999", "g:b", "in use", "manual").as_str()),
+        "{out}"
+    );
+    assert_eq!(
+        ctl.run(&["reread"]),
+        (0, "No config updates to processes\n".into())
+    );
+
+    let mut c: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&d.config_path).unwrap()).unwrap();
+    let p = c["programs"].as_object_mut().unwrap();
+    p.remove("web");
+    p.insert(
+        "fresh".into(),
+        json!({"command": ["sleep", "3000"], "startsecs": 0}),
+    );
+    std::fs::write(&d.config_path, serde_json::to_vec(&c).unwrap()).unwrap();
+    let kept = pid_of(&d, "a");
+    assert_eq!(
+        ctl.run(&["reread"]),
+        (0, "fresh: available\nweb: disappeared\n".into())
+    );
+    let (code, out) = ctl.run(&["update"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "web: stopped\nweb: removed process group\nfresh: added process group\n"
+    );
+    let (_, status) = ctl.run(&["status"]);
+    assert!(
+        status.contains("fresh ") && !status.contains("web "),
+        "{status}"
+    );
+    assert_eq!(
+        pid_of(&d, "a"),
+        kept,
+        "group g did not change: its process is kept"
+    );
+
+    std::fs::write(&d.config_path, b"{ broken").unwrap();
+    let (code, out) = ctl.run(&["reread"]);
+    assert!(code == 1 && out.contains("CANT_REREAD"), "{out}");
+}
+
+#[test]
 fn python_xmlrpc_client_on_every_method() {
     let (d, _socket) = daemon();
     let url = format!(

@@ -271,6 +271,15 @@ impl Supervisor {
         programs[index].info()
     }
 
+    /// The configuration of every program in the table now.
+    pub fn configs(&self) -> BTreeMap<String, ProgramConfig> {
+        let programs = self.shared.programs();
+        programs
+            .iter()
+            .map(|p| (p.name.clone(), p.config.clone()))
+            .collect()
+    }
+
     pub fn list(&self) -> Vec<ProcessInfo> {
         self.shared.programs().iter().map(Program::info).collect()
     }

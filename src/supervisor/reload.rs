@@ -45,6 +45,44 @@ pub fn diff(old: &[Program], new: &BTreeMap<String, ProgramConfig>) -> Changes {
     c
 }
 
+/// A program's group: `group`, or its name.
+pub fn group_of<'a>(name: &'a str, config: &'a ProgramConfig) -> &'a str {
+    config.group.as_deref().unwrap_or(name)
+}
+
+/// The programs of `group` in `programs`.
+pub fn members(
+    programs: &BTreeMap<String, ProgramConfig>,
+    group: &str,
+) -> BTreeMap<String, ProgramConfig> {
+    programs
+        .iter()
+        .filter(|(n, c)| group_of(n, c) == group)
+        .map(|(n, c)| (n.clone(), c.clone()))
+        .collect()
+}
+
+/// supervisord's `diff_to_active`, by group: groups added, changed (a member
+/// added, removed or configured otherwise) and removed.
+pub fn diff_groups(
+    current: &BTreeMap<String, ProgramConfig>,
+    new: &BTreeMap<String, ProgramConfig>,
+) -> Changes {
+    let groups = |m: &BTreeMap<String, ProgramConfig>| -> std::collections::BTreeSet<String> {
+        m.iter().map(|(n, c)| group_of(n, c).to_string()).collect()
+    };
+    let (old_groups, new_groups) = (groups(current), groups(new));
+    Changes {
+        added: new_groups.difference(&old_groups).cloned().collect(),
+        changed: new_groups
+            .intersection(&old_groups)
+            .filter(|g| members(current, g) != members(new, g))
+            .cloned()
+            .collect(),
+        removed: old_groups.difference(&new_groups).cloned().collect(),
+    }
+}
+
 /// The table for `new`: unchanged programs moved over as they are, changed and
 /// added ones as fresh STOPPED records; in priority order, then by name.
 pub fn rebuild(
@@ -71,6 +109,34 @@ pub fn rebuild(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn groups_are_compared_by_their_members() {
+        let grouped = |script: &str, group: &str| ProgramConfig {
+            group: Some(group.into()),
+            ..sh(script)
+        };
+        let current = BTreeMap::from([
+            ("a".to_string(), grouped("1", "g")),
+            ("b".to_string(), grouped("2", "g")),
+            ("solo".to_string(), sh("3")),
+            ("old".to_string(), sh("4")),
+        ]);
+        let mut new = current.clone();
+        new.remove("old");
+        new.remove("b");
+        new.insert("n".to_string(), grouped("5", "h"));
+        let c = diff_groups(&current, &new);
+        assert_eq!(
+            (c.added, c.changed, c.removed),
+            (
+                vec!["h".to_string()],
+                vec!["g".to_string()],
+                vec!["old".to_string()]
+            )
+        );
+        assert_eq!(members(&new, "g").len(), 1);
+    }
 
     fn sh(script: &str) -> ProgramConfig {
         ProgramConfig {

@@ -5,8 +5,11 @@
 
 use super::value::{Call, Value};
 use crate::auth::Level;
+use crate::supervisor::config::ProgramConfig;
+use crate::supervisor::reload;
 use crate::supervisor::state::State;
 use crate::supervisor::{Error, ProcessInfo, Supervisor};
+use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
@@ -27,7 +30,9 @@ pub enum FaultCode {
     AlreadyStarted = 60,
     NotRunning = 70,
     Success = 80,
+    AlreadyAdded = 90,
     StillRunning = 91,
+    CantReread = 92,
 }
 
 impl FaultCode {
@@ -47,7 +52,9 @@ impl FaultCode {
             FaultCode::AlreadyStarted => "ALREADY_STARTED",
             FaultCode::NotRunning => "NOT_RUNNING",
             FaultCode::Success => "SUCCESS",
+            FaultCode::AlreadyAdded => "ALREADY_ADDED",
             FaultCode::StillRunning => "STILL_RUNNING",
+            FaultCode::CantReread => "CANT_REREAD",
         }
     }
 }
@@ -108,7 +115,7 @@ const fn m(
     }
 }
 
-use Level::{Admin, User};
+use Level::{Admin, Root, User};
 
 /// Every method served; `system.listMethods` answers these names.
 const METHODS: &[Method] = &[
@@ -133,6 +140,10 @@ const METHODS: &[Method] = &[
     m("supervisor.tailProcessStdoutLog", &["array", "string", "int", "int"], "[bytes, offset, overflow]: up to length bytes of stdout after offset; the next offset to ask for.", User),
     m("supervisor.tailProcessStderrLog", &["array", "string", "int", "int"], "The same for stderr.", User),
     m("supervisor.clearProcessLogs", &["boolean", "string"], "Empty a program's stdout and stderr logs.", Admin),
+    m("supervisor.getAllConfigInfo", &["array"], "The programs of the configuration file, with inuse: whether each is in the running table.", User),
+    m("supervisor.reloadConfig", &["array"], "Re-read the configuration file: [[added, changed, removed]] group names; nothing is applied (supervisorctl reread).", Root),
+    m("supervisor.addProcessGroup", &["boolean", "string"], "Add a group of the re-read configuration to the running table (started if autostart).", Root),
+    m("supervisor.removeProcessGroup", &["boolean", "string"], "Remove a stopped group from the running table.", Root),
     m("system.listMethods", &["array"], "The names of the methods served.", User),
     m("system.methodHelp", &["string", "string"], "The help text of a method.", User),
     m("system.methodSignature", &["array", "string"], "[return type, parameter types...] of a method.", User),
@@ -161,9 +172,14 @@ pub fn required_level(call: &Call) -> Level {
     level
 }
 
+/// Reads the configuration file's programs again (for `reloadConfig`).
+pub type Loader = Box<dyn Fn() -> Result<Programs, String> + Send + Sync>;
+type Programs = BTreeMap<String, ProgramConfig>;
+
 /// The methods' view of the daemon.
 pub struct Rpc {
     pub supervisor: Arc<Supervisor>,
+    pub load: Loader,
 }
 
 fn incorrect(detail: &str) -> Fault {
@@ -360,6 +376,13 @@ impl Rpc {
                 sup.clear_logs(&name)?;
                 Ok(Value::Bool(true))
             }
+            (
+                Some(
+                    m @ ("getAllConfigInfo" | "reloadConfig" | "addProcessGroup"
+                    | "removeProcessGroup"),
+                ),
+                _,
+            ) => self.config_call(m, p),
             (None, "system.listMethods") => {
                 arity(p, 0, 0)?;
                 Ok(Value::Array(
@@ -383,6 +406,64 @@ impl Rpc {
                 self.multicall(&p[0])
             }
             _ => Err(Fault::new(FaultCode::UnknownMethod, "")),
+        }
+    }
+
+    /// supervisorctl's `avail`, `reread` and `update`, on the core's reload.
+    fn config_call(&self, method: &str, p: &[Value]) -> Result<Value, Fault> {
+        let sup = &self.supervisor;
+        let new = || (self.load)().map_err(|e| Fault::new(FaultCode::CantReread, &e));
+        let current = sup.configs();
+        let in_use = |g: &str| !reload::members(&current, g).is_empty();
+        match method {
+            "getAllConfigInfo" => {
+                arity(p, 0, 0)?;
+                let programs = new().unwrap_or_else(|_| current.clone());
+                let infos = programs
+                    .iter()
+                    .map(|(n, c)| config_info(n, c, in_use(reload::group_of(n, c))));
+                Ok(Value::Array(infos.collect()))
+            }
+            "reloadConfig" => {
+                arity(p, 0, 0)?;
+                let c = reload::diff_groups(&current, &new()?);
+                let names = |v: Vec<String>| Value::Array(v.into_iter().map(Value::Str).collect());
+                Ok(Value::Array(vec![Value::Array(vec![
+                    names(c.added),
+                    names(c.changed),
+                    names(c.removed),
+                ])]))
+            }
+            "addProcessGroup" => {
+                arity(p, 1, 1)?;
+                let group = string(p, 0)?;
+                let adding = reload::members(&new()?, group);
+                if adding.is_empty() {
+                    return Err(Fault::new(FaultCode::BadName, group));
+                }
+                if in_use(group) {
+                    return Err(Fault::new(FaultCode::AlreadyAdded, group));
+                }
+                let mut target = current.clone();
+                target.extend(adding);
+                sup.reload(&target)?;
+                Ok(Value::Bool(true))
+            }
+            _ => {
+                arity(p, 1, 1)?;
+                let group = string(p, 0)?;
+                let names = sup.group_members(group)?;
+                if names
+                    .iter()
+                    .any(|n| sup.get(n).is_ok_and(|i| i.state.is_running()))
+                {
+                    return Err(Fault::new(FaultCode::StillRunning, group));
+                }
+                let mut target = current.clone();
+                target.retain(|n, _| !names.contains(n));
+                sup.reload(&target)?;
+                Ok(Value::Bool(true))
+            }
         }
     }
 
@@ -504,6 +585,51 @@ fn start_result(name: &str, info: &ProcessInfo, wait: bool) -> Result<(), Fault>
         State::Backoff | State::Fatal => Err(Fault::new(FaultCode::SpawnError, name)),
         _ => Err(Fault::new(FaultCode::AbnormalTermination, name)),
     }
+}
+
+/// supervisord's config info struct (the fields supervisorctl and the tools read).
+fn config_info(name: &str, c: &ProgramConfig, inuse: bool) -> Value {
+    let signal = crate::supervisor::config::signal_number(&c.stopsignal).unwrap_or(15);
+    Value::Struct(vec![
+        ("name".into(), Value::str(name)),
+        ("group".into(), Value::str(reload::group_of(name, c))),
+        ("inuse".into(), Value::Bool(inuse)),
+        ("autostart".into(), Value::Bool(c.autostart)),
+        ("process_prio".into(), Value::Int(c.priority.into())),
+        ("group_prio".into(), Value::Int(c.priority.into())),
+        ("command".into(), Value::str(c.command.join(" "))),
+        (
+            "directory".into(),
+            Value::str(
+                c.directory
+                    .as_ref()
+                    .map_or("none".into(), |d| d.display().to_string()),
+            ),
+        ),
+        (
+            "uid".into(),
+            Value::str(c.user.clone().unwrap_or_else(|| "none".into())),
+        ),
+        (
+            "exitcodes".into(),
+            Value::Array(
+                c.exitcodes
+                    .iter()
+                    .map(|e| Value::Int((*e).into()))
+                    .collect(),
+            ),
+        ),
+        (
+            "startsecs".into(),
+            Value::Int(c.startsecs.min(i32::MAX as u64) as i64),
+        ),
+        ("startretries".into(), Value::Int(c.startretries.into())),
+        ("stopsignal".into(), Value::Int(signal.into())),
+        (
+            "stopwaitsecs".into(),
+            Value::Int(c.stopwaitsecs.min(i32::MAX as u64) as i64),
+        ),
+    ])
 }
 
 fn find(name: &str) -> Result<&'static Method, Fault> {

@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 /// The `/RPC2` route. Public in the route table: it authenticates itself, since
 /// supervisorctl sends HTTP Basic credentials, not a token.
-pub fn route(auth: Arc<Auth>, supervisor: Arc<Supervisor>) -> Route {
-    let rpc = Rpc { supervisor };
+pub fn route(auth: Arc<Auth>, supervisor: Arc<Supervisor>, load: methods::Loader) -> Route {
+    let rpc = Rpc { supervisor, load };
     Route::new(
         "POST",
         "/RPC2",
