@@ -243,6 +243,8 @@ fn supervisorctl_over_http_with_basic_auth() {
         Some(("viewer", "password-of-test-user")),
     );
     assert_eq!(viewer.run(&["status"]).0, 0, "a User may read");
+    let (code, out) = viewer.run(&["tail", "web"]);
+    assert!(code != 0 && out.contains("403"), "logs are Admin+: {out}");
     let (code, out) = viewer.run(&["stop", "web"]);
     assert!(
         code != 0 && out.contains("403"),

@@ -135,10 +135,10 @@ const METHODS: &[Method] = &[
     m("supervisor.stopProcessGroup", &["array", "string", "boolean"], "Stop every running program of a group.", Admin),
     m("supervisor.stopAllProcesses", &["array", "boolean"], "Stop every running program, in reverse priority order.", Admin),
     m("supervisor.signalProcess", &["boolean", "string", "string"], "Send a signal (name such as HUP, or number) to a program's process group.", Admin),
-    m("supervisor.readProcessStdoutLog", &["string", "string", "int", "int"], "Read length bytes of a program's stdout log from offset (a negative offset with length 0: that many bytes from the end).", User),
-    m("supervisor.readProcessStderrLog", &["string", "string", "int", "int"], "The same for stderr.", User),
-    m("supervisor.tailProcessStdoutLog", &["array", "string", "int", "int"], "[bytes, offset, overflow]: up to length bytes of stdout after offset; the next offset to ask for.", User),
-    m("supervisor.tailProcessStderrLog", &["array", "string", "int", "int"], "The same for stderr.", User),
+    m("supervisor.readProcessStdoutLog", &["string", "string", "int", "int"], "Read length bytes of a program's stdout log from offset (a negative offset with length 0: that many bytes from the end).", Admin),
+    m("supervisor.readProcessStderrLog", &["string", "string", "int", "int"], "The same for stderr.", Admin),
+    m("supervisor.tailProcessStdoutLog", &["array", "string", "int", "int"], "[bytes, offset, overflow]: up to length bytes of stdout after offset; the next offset to ask for.", Admin),
+    m("supervisor.tailProcessStderrLog", &["array", "string", "int", "int"], "The same for stderr.", Admin),
     m("supervisor.clearProcessLogs", &["boolean", "string"], "Empty a program's stdout and stderr logs.", Admin),
     m("supervisor.getAllConfigInfo", &["array"], "The programs of the configuration file, with inuse: whether each is in the running table.", User),
     m("supervisor.reloadConfig", &["array"], "Re-read the configuration file: [[added, changed, removed]] group names; nothing is applied (supervisorctl reread).", Root),
@@ -751,6 +751,15 @@ mod tests {
             Level::Admin
         );
         assert_eq!(required_level(&call("nope", vec![])), Level::User);
+        // Logs are Admin+, as GET /api/supervisor/processes/{name}/log.
+        assert_eq!(
+            required_level(&call("supervisor.tailProcessStdoutLog", vec![])),
+            Level::Admin
+        );
+        assert_eq!(
+            required_level(&call("supervisor.reloadConfig", vec![])),
+            Level::Root
+        );
         let sub = |name: &str| Value::Struct(vec![("methodName".into(), Value::str(name))]);
         let multi = call(
             "system.multicall",
