@@ -23,6 +23,10 @@ pub const UNREACHABLE: i32 = 7;
 
 /// Run `pistack ctl WORDS`; the exit code.
 pub fn run(config: &Path, words: Vec<String>) -> i32 {
+    // `pistack ctl events -f | head` ends quietly, as other command-line tools do,
+    // rather than with a panic on the closed pipe.
+    // SAFETY: setting a signal's disposition to the default has no preconditions.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let (options, command) = match args::parse(words) {
         Ok(x) => x,
         Err(e) => {
