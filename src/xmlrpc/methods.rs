@@ -135,11 +135,14 @@ const METHODS: &[Method] = &[
     m("supervisor.stopProcessGroup", &["array", "string", "boolean"], "Stop every running program of a group.", Admin),
     m("supervisor.stopAllProcesses", &["array", "boolean"], "Stop every running program, in reverse priority order.", Admin),
     m("supervisor.signalProcess", &["boolean", "string", "string"], "Send a signal (name such as HUP, or number) to a program's process group.", Admin),
+    m("supervisor.signalProcessGroup", &["array", "string", "string"], "Send a signal to every program of a group that has a process.", Admin),
+    m("supervisor.signalAllProcesses", &["array", "string"], "Send a signal to every program that has a process.", Admin),
     m("supervisor.readProcessStdoutLog", &["string", "string", "int", "int"], "Read length bytes of a program's stdout log from offset (a negative offset with length 0: that many bytes from the end).", Admin),
     m("supervisor.readProcessStderrLog", &["string", "string", "int", "int"], "The same for stderr.", Admin),
     m("supervisor.tailProcessStdoutLog", &["array", "string", "int", "int"], "[bytes, offset, overflow]: up to length bytes of stdout after offset; the next offset to ask for.", Admin),
     m("supervisor.tailProcessStderrLog", &["array", "string", "int", "int"], "The same for stderr.", Admin),
     m("supervisor.clearProcessLogs", &["boolean", "string"], "Empty a program's stdout and stderr logs.", Admin),
+    m("supervisor.clearAllProcessLogs", &["array"], "Empty every program's logs.", Admin),
     m("supervisor.getAllConfigInfo", &["array"], "The programs of the configuration file, with inuse: whether each is in the running table.", User),
     m("supervisor.reloadConfig", &["array"], "Re-read the configuration file: [[added, changed, removed]] group names; nothing is applied (supervisorctl reread).", Root),
     m("supervisor.addProcessGroup", &["boolean", "string"], "Add a group of the re-read configuration to the running table (started if autostart).", Root),
@@ -202,6 +205,16 @@ fn string(params: &[Value], i: usize) -> Result<&str, Fault> {
         Some(Value::Str(s)) => Ok(s),
         _ => Err(incorrect(&format!("parameter {} must be a string", i + 1))),
     }
+}
+
+/// A signal as a name (`HUP`, `SIGHUP`) or a number; `BAD_SIGNAL` otherwise.
+fn signal_param(params: &[Value], i: usize) -> Result<i32, Fault> {
+    let sig = match params.get(i) {
+        Some(Value::Str(s)) => crate::supervisor::config::signal_number(s),
+        Some(Value::Int(n)) => crate::supervisor::config::signal_number(&n.to_string()),
+        _ => None,
+    };
+    sig.ok_or_else(|| Fault::new(FaultCode::BadSignal, &format!("{:?}", params.get(i))))
 }
 
 fn int(params: &[Value], i: usize) -> Result<i64, Fault> {
@@ -347,16 +360,25 @@ impl Rpc {
             }
             (Some("signalProcess"), _) => {
                 arity(p, 2, 2)?;
-                let name = program(sup, string(p, 0)?)?;
-                let sig = match p.get(1) {
-                    Some(Value::Str(s)) => crate::supervisor::config::signal_number(s),
-                    Some(Value::Int(n)) => crate::supervisor::config::signal_number(&n.to_string()),
-                    _ => None,
-                };
-                let sig =
-                    sig.ok_or_else(|| Fault::new(FaultCode::BadSignal, &format!("{:?}", p[1])))?;
-                sup.signal_program(&name, sig)?;
-                Ok(Value::Bool(true))
+                let sig = signal_param(p, 1)?;
+                match target(sup, string(p, 0)?)? {
+                    Target::Program(name) => {
+                        sup.signal_program(&name, sig)?;
+                        Ok(Value::Bool(true))
+                    }
+                    Target::Group(g) => Ok(self.signal_each(&sup.group_members(&g)?, sig)),
+                }
+            }
+            (Some("signalProcessGroup"), _) => {
+                arity(p, 2, 2)?;
+                let sig = signal_param(p, 1)?;
+                Ok(self.signal_each(&sup.group_members(string(p, 0)?)?, sig))
+            }
+            (Some("signalAllProcesses"), _) => {
+                arity(p, 1, 1)?;
+                let sig = signal_param(p, 0)?;
+                let names: Vec<String> = sup.list().into_iter().map(|i| i.name).collect();
+                Ok(self.signal_each(&names, sig))
             }
             (Some(m @ ("readProcessStdoutLog" | "readProcessStderrLog")), _) => {
                 arity(p, 3, 3)?;
@@ -475,20 +497,43 @@ impl Rpc {
         start_result(name, &info, wait).map(|()| true)
     }
 
+    /// Signal those of `names` that have a process (supervisord's `isSignallable`).
+    fn signal_each(&self, names: &[String], sig: i32) -> Value {
+        let sup = &self.supervisor;
+        let signallable = |n: &&String| {
+            sup.get(n).is_ok_and(|i| {
+                matches!(i.state, State::Running | State::Starting | State::Stopping)
+            })
+        };
+        let outcomes = names
+            .iter()
+            .filter(signallable)
+            .map(|n| (n.clone(), sup.signal_program(n, sig)))
+            .collect();
+        self.each(outcomes, false)
+    }
+
     /// supervisord's `make_allfunc` answer: one `{name, group, status,
-    /// description}` per program the core started or stopped.
+    /// description}` per program the core started, stopped or signalled.
     fn each(&self, outcomes: Vec<crate::supervisor::Outcome>, start: bool) -> Value {
+        let results = outcomes.into_iter().map(|(name, outcome)| {
+            let outcome = match outcome {
+                Ok(info) if start => start_result(&name, &info, true),
+                Ok(_) => Ok(()),
+                Err(e) => Err(Fault::from(e)),
+            };
+            (name, outcome)
+        });
+        self.results(results.collect())
+    }
+
+    fn results(&self, outcomes: Vec<(String, Result<(), Fault>)>) -> Value {
         let results = outcomes.into_iter().map(|(name, outcome)| {
             let group = self
                 .supervisor
                 .get(&name)
                 .map(|i| i.group)
                 .unwrap_or_else(|_| name.clone());
-            let outcome = match outcome {
-                Ok(info) if start => start_result(&name, &info, true),
-                Ok(_) => Ok(()),
-                Err(e) => Err(Fault::from(e)),
-            };
             let (status, description) = match outcome {
                 Ok(()) => (FaultCode::Success as i64, "OK".to_string()),
                 Err(f) => (f.code as i64, f.text),
