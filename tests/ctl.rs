@@ -519,3 +519,34 @@ fn group_members_act_as_root_and_others_are_refused() {
             && l.contains("refused"))
         .is_some());
 }
+
+#[test]
+fn the_control_socket_serves_at_most_16_connections() {
+    use std::io::Read;
+    use std::os::unix::net::UnixStream;
+    let (_d, sock) = daemon(json!({}));
+    let ask = |s: &mut UnixStream| {
+        s.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut buf = [0u8; 12];
+        s.read_exact(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf).into_owned()
+    };
+    // Each answered once, so each is surely being served, then left open.
+    let mut held: Vec<UnixStream> = (0..16)
+        .map(|_| UnixStream::connect(&sock).unwrap())
+        .collect();
+    for s in &mut held {
+        assert_eq!(ask(s).as_deref(), Some("HTTP/1.1 200"));
+    }
+    let mut extra = UnixStream::connect(&sock).unwrap();
+    let mut answer = String::new();
+    extra.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    drop(held);
+    let ok = eventually(10, || {
+        let mut s = UnixStream::connect(&sock).ok()?;
+        (ask(&mut s)? == "HTTP/1.1 200").then_some(())
+    });
+    assert!(ok.is_some(), "served again once the others closed");
+}
