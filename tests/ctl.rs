@@ -550,3 +550,34 @@ fn the_control_socket_serves_at_most_16_connections() {
     });
     assert!(ok.is_some(), "served again once the others closed");
 }
+
+#[test]
+fn the_socket_goes_to_runtime_directory_else_the_state_dir() {
+    let dir = temp_dir("ctl-rt");
+    let run = dir.join("rt");
+    std::fs::create_dir_all(&run).unwrap();
+    let rt = run.display().to_string();
+    let d = Daemon::start_in(dir, json!({}), &[("RUNTIME_DIRECTORY", &rt)]);
+    let sock = run.join("control.sock");
+    assert_eq!(ctl(&sock, &["--json", "status"]).json(), json!([]));
+    assert!(!d.dir.join("state/control.sock").exists());
+    let plain = Daemon::start(json!({}));
+    let sock = plain.dir.join("state/control.sock");
+    assert_eq!(ctl(&sock, &["health"]).code, 0);
+    // Found from the config file alone (no --socket).
+    let o = Command::new(bin())
+        .args([
+            "--config",
+            &plain.config_path.display().to_string(),
+            "ctl",
+            "health",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

@@ -56,8 +56,9 @@ pub fn run(config: &Path, words: Vec<String>) -> i32 {
 }
 
 /// `--url` (with `--token` or `$PISTACK_TOKEN`), else the socket: `--socket`,
-/// `$PISTACK_SOCKET`, the config's `control.socket`, `/run/pistack/control.sock`
-/// when it exists, else `<state_dir>/control.sock`.
+/// `$PISTACK_SOCKET`, the config's `control.socket`, where the daemon puts it by
+/// default when that exists (the client has no `$RUNTIME_DIRECTORY`: under
+/// systemd that is `/run/pistack/`), else `/run/pistack/control.sock`.
 fn target(config: &Path, o: &Options) -> Target {
     if let Some(url) = &o.url {
         let token = o
@@ -80,10 +81,10 @@ fn target(config: &Path, o: &Options) -> Target {
     if let Some(s) = loaded.as_ref().and_then(|c| c.control.socket.clone()) {
         return Target::Socket(s);
     }
-    let run = Path::new("/run/pistack/control.sock");
-    match loaded {
-        Some(c) if !run.exists() => Target::Socket(c.control_socket()),
-        _ => Target::Socket(run.to_path_buf()),
+    let run = PathBuf::from("/run/pistack/control.sock");
+    match loaded.map(|c| c.control_socket()) {
+        Some(own) if own.exists() || !run.exists() => Target::Socket(own),
+        _ => Target::Socket(run),
     }
 }
 
