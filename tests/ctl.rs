@@ -581,3 +581,30 @@ fn the_socket_goes_to_runtime_directory_else_the_state_dir() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn bash_completion_offers_subcommands_and_program_names() {
+    let (_d, sock) = daemon(programs());
+    let completion = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/packaging/completion/pistack.bash"
+    );
+    let script = format!(
+        r#". {completion}
+pistack() {{ PISTACK_SOCKET={sock} {bin} "$@"; }}
+COMP_WORDS=(pistack ctl st); COMP_CWORD=2; _pistack; echo "${{COMPREPLY[*]}}"
+COMP_WORDS=(pistack ctl restart ""); COMP_CWORD=3; _pistack; echo "${{COMPREPLY[*]}}"
+COMP_WORDS=(pistack ctl signal HUP ""); COMP_CWORD=4; _pistack; echo "${{COMPREPLY[*]}}""#,
+        sock = sock.display(),
+        bin = bin()
+    );
+    let o = Command::new("bash").arg("-c").arg(script).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        ["status start stop", "all a b g:* web", "a b g:* web"],
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
