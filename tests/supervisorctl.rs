@@ -149,6 +149,20 @@ fn commands_work(d: &Daemon, ctl: &Ctl) {
         (0, "web: ERROR (already started)\n".into())
     );
     assert_eq!(ctl.run(&["stop", "web"]), (0, "web: stopped\n".into()));
+    // A stopped program shows when it stopped, the same in both tools.
+    let (_, theirs) = ctl.run(&["status", "web"]);
+    let ours = Command::new(bin())
+        .args([
+            "--config",
+            &d.config_path.display().to_string(),
+            "ctl",
+            "status",
+            "web",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&ours.stdout), theirs);
+    assert!(theirs.contains(" PM") || theirs.contains(" AM"), "{theirs}");
     assert_eq!(
         ctl.run(&["stop", "web"]),
         (0, "web: ERROR (not running)\n".into())

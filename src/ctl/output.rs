@@ -30,7 +30,10 @@ fn description(p: &Value, now: u64) -> String {
             )
         }
         "BACKOFF" | "FATAL" => p["message"].as_str().unwrap_or("").to_string(),
-        "STOPPED" | "EXITED" if p["started_at"].is_null() => "Not started".into(),
+        "STOPPED" | "EXITED" => match (p["started_at"].as_u64(), p["stopped_at"].as_u64()) {
+            (Some(_), Some(stop)) => crate::xmlrpc::stop_time(stop),
+            _ => "Not started".into(),
+        },
         _ => p["message"].as_str().unwrap_or("").to_string(),
     }
 }

@@ -109,7 +109,7 @@ pub fn describe(i: &ProcessInfo, spawnerr: &str, now: u64) -> String {
         }
         State::Fatal | State::Backoff => spawnerr.to_string(),
         State::Stopped | State::Exited => match (i.started_at, i.stopped_at) {
-            (Some(_), Some(stop)) => local_time(stop, "%b %d %I:%M %p"),
+            (Some(_), Some(stop)) => stop_time(stop),
             _ => "Not started".into(),
         },
         _ => String::new(),
@@ -125,6 +125,11 @@ pub fn uptime(secs: u64) -> String {
         1 => format!("1 day, {hms}"),
         d => format!("{d} days, {hms}"),
     }
+}
+
+/// When a process stopped, as supervisorctl shows it (`Dec 02 04:05 PM`, local time).
+pub fn stop_time(t: u64) -> String {
+    local_time(t, "%b %d %I:%M %p")
 }
 
 /// `t` in local time, formatted by strftime(3).
