@@ -315,6 +315,23 @@ fn supervisorctl_avail_reread_update() {
         "group g did not change: its process is kept"
     );
 
+    assert_eq!(
+        ctl.run(&["remove", "fresh"]).1,
+        "ERROR: process/group still running: fresh\n"
+    );
+    assert_eq!(ctl.run(&["stop", "fresh"]).1, "fresh: stopped\n");
+    assert_eq!(
+        ctl.run(&["remove", "fresh"]),
+        (0, "fresh: removed process group\n".into())
+    );
+    assert_eq!(
+        ctl.run(&["add", "fresh"]),
+        (0, "fresh: added process group\n".into())
+    );
+    assert_eq!(
+        ctl.run(&["add", "fresh"]).1,
+        "ERROR: process group already active\n"
+    );
     std::fs::write(&d.config_path, b"{ broken").unwrap();
     let (code, out) = ctl.run(&["reread"]);
     assert!(code == 1 && out.contains("CANT_REREAD"), "{out}");
