@@ -8,6 +8,8 @@ pub enum Command {
     CheckConfig,
     Passwd(String),
     ImportSupervisord(PathBuf),
+    /// `ctl ...`: the words after `ctl`, for [`crate::ctl`].
+    Ctl(Vec<String>),
     Version,
     Help,
 }
@@ -23,6 +25,7 @@ usage:
   pistack [--config FILE] check-config     validate the configuration; exit 1 on any problem
   pistack [--config FILE] passwd NAME      set NAME's password from stdin (daemon stopped)
   pistack import-supervisord FILE          print a supervisord.conf's programs as pistack JSON
+  pistack [--config FILE] ctl COMMAND ...  control the daemon (pistack ctl help)
   pistack --version
 
 --config defaults to $PISTACK_CONFIG, then /etc/pistack/pistack.json";
@@ -73,6 +76,12 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, UsageError> {
                 })
             }
             s if s.starts_with('-') => return Err(UsageError::UnknownOption(s.to_string())),
+            "ctl" if words.is_empty() => {
+                return Ok(Args {
+                    config: config::resolve_path(config_flag.as_deref()),
+                    command: Command::Ctl(args.collect()),
+                })
+            }
             _ => words.push(a),
         }
     }

@@ -31,6 +31,34 @@ pub struct Config {
     pub info: InfoConfig,
     pub rules: Vec<serde_json::Value>,
     pub metrics: MetricsConfig,
+    pub control: ControlConfig,
+}
+
+/// The local control socket (`pistack ctl`, supervisorctl over `unix://`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControlConfig {
+    /// Where it is; `null`: `$RUNTIME_DIRECTORY/control.sock` (systemd's
+    /// `RuntimeDirectory=pistack`, so `/run/pistack/`), else `<state_dir>/control.sock`.
+    pub socket: Option<PathBuf>,
+}
+
+impl Config {
+    /// The control socket's path (see [`ControlConfig::socket`]).
+    pub fn control_socket(&self) -> PathBuf {
+        if let Some(p) = &self.control.socket {
+            return p.clone();
+        }
+        match std::env::var_os("RUNTIME_DIRECTORY") {
+            // systemd may list several, separated by ':'; ours is the first.
+            Some(dirs) if !dirs.is_empty() => {
+                let dirs = dirs.to_string_lossy().into_owned();
+                let first = dirs.split(':').next().unwrap_or_default();
+                Path::new(first).join("control.sock")
+            }
+            _ => self.state_dir.join("control.sock"),
+        }
+    }
 }
 
 impl Default for Config {
@@ -45,6 +73,7 @@ impl Default for Config {
             info: InfoConfig::default(),
             rules: Vec::new(),
             metrics: MetricsConfig::default(),
+            control: ControlConfig::default(),
         }
     }
 }
@@ -216,6 +245,9 @@ impl Config {
     fn resolve_paths(&mut self, base: &Path) {
         absolute(base, &mut self.state_dir);
         absolute(base, &mut self.http.www_dir);
+        if let Some(p) = self.control.socket.as_mut() {
+            absolute(base, p);
+        }
         if let Some(p) = self.auth.secret_file.as_mut() {
             absolute(base, p);
         }

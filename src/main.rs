@@ -7,6 +7,8 @@ mod cli;
 mod config;
 #[cfg(test)]
 mod config_docs;
+mod control;
+mod ctl;
 mod email;
 mod events;
 mod gpio;
@@ -22,6 +24,7 @@ mod signals;
 mod store;
 mod supervisor;
 mod systemd;
+mod xmlrpc;
 
 use std::sync::{Arc, OnceLock};
 
@@ -45,6 +48,7 @@ fn main() {
         cli::Command::CheckConfig => cli::check_config(&args.config),
         cli::Command::Passwd(name) => cli::passwd(&args.config, &name),
         cli::Command::ImportSupervisord(file) => supervisor::import::run(&file),
+        cli::Command::Ctl(words) => ctl::run(&args.config, words),
         cli::Command::Serve => {
             logging::init();
             match serve(&args.config) {
@@ -93,7 +97,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
         mailer: mailer.clone(),
         stats: stats.clone(),
     };
-    let router = router(&config, parts);
+    let router = router(&config, config_path, parts);
 
     let site = Arc::new(http::Site {
         router,
@@ -102,7 +106,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
         max_body_bytes: config.http.max_body_bytes,
         stats,
     });
-    let server = match http::HttpServer::start(&config.http, site) {
+    let server = match http::HttpServer::start(&config.http, site.clone()) {
         Ok(s) => s,
         Err(e) => {
             mailer.shutdown();
@@ -110,6 +114,16 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
             return Err(e.to_string());
         }
     };
+    let control =
+        match control::ControlServer::start(&config.control_socket(), site, supervisor.clone()) {
+            Ok(c) => c,
+            Err(e) => {
+                server.stop();
+                supervisor.shutdown();
+                return Err(e);
+            }
+        };
+    log::info!("control socket {}", control.path().display());
     log::info!(
         "pistack {} listening on http://{} (state in {})",
         env!("CARGO_PKG_VERSION"),
@@ -122,11 +136,27 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     let sig = signals::wait_for_shutdown();
     log::info!("signal {sig}: shutting down");
     systemd::notify("STOPPING=1");
+    control.stop();
     server.stop();
     mailer.shutdown();
     supervisor.shutdown();
     log::info!("stopped");
     Ok(())
+}
+
+/// Reads the programs of the configuration file again (a reload).
+fn programs_of(
+    path: &std::path::Path,
+) -> impl Fn() -> Result<std::collections::BTreeMap<String, supervisor::config::ProgramConfig>, String>
+       + Send
+       + Sync
+       + 'static {
+    let path = path.to_path_buf();
+    move || {
+        config::load(&path)
+            .map(|c| c.programs)
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// The running subsystems whose routes, health and metrics the router serves.
@@ -140,7 +170,11 @@ struct Parts {
 }
 
 /// Every route, with health and metrics fed by the subsystems.
-fn router(config: &config::Config, parts: Parts) -> http::router::Router {
+fn router(
+    config: &config::Config,
+    config_path: &std::path::Path,
+    parts: Parts,
+) -> http::router::Router {
     let Parts {
         auth,
         supervisor,
@@ -173,8 +207,17 @@ fn router(config: &config::Config, parts: Parts) -> http::router::Router {
 
     let docs = Arc::new(OnceLock::new());
     let mut routes = health::routes(Arc::new(health), docs.clone());
-    routes.extend(auth::api::routes(auth));
-    routes.extend(supervisor::api::routes(supervisor));
+    routes.extend(auth::api::routes(auth.clone()));
+    routes.extend(supervisor::api::routes(supervisor.clone()));
+    routes.push(supervisor::api::reload_route(
+        supervisor.clone(),
+        programs_of(config_path),
+    ));
+    routes.push(xmlrpc::route(
+        auth,
+        supervisor,
+        Box::new(programs_of(config_path)),
+    ));
     routes.extend(gpio::api::routes(gpio));
     routes.extend(info::api::routes(info));
     routes.extend(email::api::routes(mailer));

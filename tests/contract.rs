@@ -114,6 +114,7 @@ fn every_service_document_is_the_whole_one_cut_to_its_service() {
         ("GET", "/api/health"),
         ("GET", "/api/openapi.json"),
         ("GET", "/metrics"),
+        ("POST", "/RPC2"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_string(), p.to_string()))

@@ -141,6 +141,7 @@ fn lists_in_priority_order_with_the_process_shape() {
             "restarts",
             "started_at",
             "state",
+            "stopped_at",
             "uptime_s"
         ]
     );

@@ -19,6 +19,7 @@
 #   /usr/share/pistack/www/                www/
 #   /etc/pistack/pistack.json              conf/pistack.json (a conffile)
 #   /lib/systemd/system/pistack.service    systemd/pistack.service
+#   /usr/share/bash-completion/completions/pistack  packaging/completion/pistack.bash
 #   /usr/share/doc/pistack/copyright       (+ README.md when present)
 #   maintainer scripts from packaging/deb/maintscripts/
 # Depends: adduser, plus libc6 (>= the newest GLIBC_x.y the binary needs) when
@@ -83,6 +84,8 @@ mkdir -p "$root/DEBIAN"
 install -D -m 0755 "$binary" "$root/usr/bin/pistack"
 install -D -m 0644 "$conf" "$root/etc/pistack/pistack.json"
 install -D -m 0644 "$unit" "$root/lib/systemd/system/pistack.service"
+install -D -m 0644 "$src/packaging/completion/pistack.bash" \
+  "$root/usr/share/bash-completion/completions/pistack"
 mkdir -p "$root/usr/share/pistack/www"
 # Content only: no owners, no odd modes, symlinks copied as what they point to
 # (the daemon refuses symlinks that leave www anyway).

@@ -71,6 +71,8 @@ check "/etc/pistack/pistack.json is root:pistack 0640" \
   test "$(stat -c '%U:%G %a' /etc/pistack/pistack.json)" = "root:pistack 640"
 check "unit in /lib/systemd/system/pistack.service" test -f /lib/systemd/system/pistack.service
 check "/usr/share/doc/pistack/copyright exists" test -s /usr/share/doc/pistack/copyright
+check "bash completion in /usr/share/bash-completion/completions/pistack" \
+  bash -c '. /usr/share/bash-completion/completions/pistack && complete -p pistack'
 
 check "user pistack exists" getent passwd pistack
 check "pistack is a system user (uid < 1000)" \

@@ -23,6 +23,28 @@ impl Auth {
         self.issue(&mut state, &user, None)
     }
 
+    /// The user whose name and password these are, with no session issued: for
+    /// HTTP Basic authentication (XML-RPC clients send it on every request). The
+    /// same throttle and slots as [`Auth::login`], so it is no cheaper way to
+    /// guess; a pair verified in the last minute is not hashed again (see
+    /// [`super::basic`]).
+    pub fn check_login(&self, name: &str, pass: &str, client: &str) -> Result<User, Error> {
+        let invalid = || Error::Unauthenticated("invalid credentials".into());
+        let cache_key = super::basic::key(&self.secret, name, pass);
+        let hash_of = |id: &str| self.lock().user(id).map(|u| u.password_hash.clone());
+        if let Some(id) = self.basic.get(&cache_key, hash_of) {
+            return self.lock().user(&id).map(User::from).ok_or_else(invalid);
+        }
+        let key = Throttle::key(name, client);
+        let rec = self
+            .guarded_check(&key, pass, |state| state.user_named(name).cloned())?
+            .ok_or_else(invalid)?;
+        self.basic
+            .put(cache_key, rec.id.clone(), rec.password_hash.clone());
+        let state = self.lock();
+        state.user(&rec.id).map(User::from).ok_or_else(invalid)
+    }
+
     /// Is `pass` the password of user `id`? Throttled under the user's name and
     /// `client`, the key a login of that name from there would use.
     pub(super) fn check_password(&self, id: &str, pass: &str, client: &str) -> Result<(), Error> {
@@ -131,6 +153,61 @@ mod tests {
         auth.login("root", &pw, "t").unwrap();
         let text = std::fs::read_to_string(dir.join("users.json")).unwrap();
         assert!(text.contains("$pbkdf2-sha256$i=2000$"), "{text}");
+    }
+
+    #[test]
+    fn a_basic_auth_check_is_throttled_like_a_login() {
+        let (auth, dir) = temp_auth("basic");
+        let pw = root_password(&dir);
+        for _ in 0..5 {
+            assert!(auth.check_login("root", "wrong", "10.0.0.7").is_err());
+        }
+        assert!(matches!(
+            auth.check_login("root", &pw, "10.0.0.7"),
+            Err(Error::Throttled { .. })
+        ));
+        assert!(matches!(
+            auth.login("root", &pw, "10.0.0.7"),
+            Err(Error::Throttled { .. })
+        ));
+        // Elsewhere, and then remembered: a client that has the password keeps
+        // working while guesses from 10.0.0.7 are throttled.
+        assert_eq!(
+            auth.check_login("root", &pw, "10.0.0.8").unwrap().name,
+            "root"
+        );
+        assert!(auth.check_login("root", &pw, "10.0.0.7").is_ok());
+        assert!(matches!(
+            auth.check_login("root", "wrong", "10.0.0.7"),
+            Err(Error::Throttled { .. })
+        ));
+    }
+
+    #[test]
+    fn a_verified_basic_pair_is_not_hashed_again_until_the_password_changes() {
+        let (mut auth, dir) = temp_auth("basic-cache");
+        auth.slots = Slots::new(2, 1000, Duration::from_millis(100));
+        let pw = root_password(&dir);
+        assert!(auth.check_login("root", &pw, "t").is_ok());
+        // With every slot taken, only a remembered pair can get through.
+        let held: Vec<_> = (0..2).map(|_| auth.slots.acquire().unwrap()).collect();
+        assert_eq!(auth.check_login("root", &pw, "t").unwrap().name, "root");
+        assert_eq!(
+            auth.check_login("root", "wrong", "t").unwrap_err(),
+            Error::Busy
+        );
+        drop(held);
+        auth.set_password_by_name("root", "another-password-1")
+            .unwrap();
+        let held: Vec<_> = (0..2).map(|_| auth.slots.acquire().unwrap()).collect();
+        assert_eq!(
+            auth.check_login("root", &pw, "t").unwrap_err(),
+            Error::Busy,
+            "the old password is checked afresh"
+        );
+        drop(held);
+        assert!(auth.check_login("root", &pw, "t").is_err());
+        assert!(auth.check_login("root", "another-password-1", "t").is_ok());
     }
 
     #[test]

@@ -20,6 +20,7 @@
 //! - There is always at least one Root.
 
 pub mod api;
+mod basic;
 pub mod config;
 mod error;
 pub mod jwt;
@@ -105,6 +106,8 @@ pub struct Auth {
     dummy_hash: OnceLock<String>,
     /// Every password check (login, `current_password`) runs in one of these.
     slots: Slots,
+    /// Recently verified HTTP Basic credentials (see [`basic`]).
+    basic: basic::BasicCache,
 }
 
 impl Auth {

@@ -77,6 +77,7 @@ impl Auth {
             sessions_path,
             dummy_hash: OnceLock::new(),
             slots: super::Slots::new(CHECKS_AT_ONCE, settings.password_checks_per_s, SLOT_WAIT),
+            basic: Default::default(),
         };
         auth.create_first_root(state_dir)?;
         // Best effort: a full disk must not keep the daemon from starting, and

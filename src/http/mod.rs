@@ -202,7 +202,7 @@ fn handle(site: &Site, pools: &Pools, mut request: tiny_http::Request) {
     let from_watchdog = headers
         .iter()
         .any(|(k, _)| k.eq_ignore_ascii_case(crate::systemd::WATCHDOG_HEADER));
-    let is_api = path == "/api" || path.starts_with("/api/") || path == "/metrics";
+    let is_api = is_api_path(&path);
     let outcome = if is_api {
         api(site, &mut request, &method, &path, query, headers, remote)
     } else if method == "GET" || method == "HEAD" {
@@ -269,6 +269,70 @@ fn finish(site: &Site, request: tiny_http::Request, reply: Reply, log: AccessLog
         } = log;
         log::info!(target: "access", "{method} {path} {status} {}ms", started.elapsed().as_millis());
     }
+}
+
+/// The paths the route table answers (the rest is the static page).
+fn is_api_path(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/") || path == "/metrics" || path == "/RPC2"
+}
+
+/// A request that came another way than tiny_http (the control socket): its
+/// body read already, its caller known. The same routes, levels and handlers.
+pub fn dispatch(
+    site: &Site,
+    method: &str,
+    url: &str,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    caller: crate::auth::Caller,
+) -> Reply {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    if !is_api_path(path) {
+        return ApiError::not_found(format!(
+            "no such endpoint: {path} (the control socket serves /api/..., /metrics and /RPC2)"
+        ))
+        .into_reply();
+    }
+    let (route, params) = match site.router.find(method, path) {
+        Match::Found(route, params) => (route, params),
+        Match::WrongMethod(allowed) => {
+            return ApiError::new(
+                405,
+                format!(
+                    "{method} is not allowed on {path}; use {}",
+                    allowed.join(" or ")
+                ),
+            )
+            .with_header("Allow", allowed.join(", "))
+            .into_reply()
+        }
+        Match::NotFound => {
+            return ApiError::not_found(format!("no such endpoint: {path}")).into_reply()
+        }
+    };
+    if let Access::AtLeast(level) = route.access {
+        if caller.user.level < level {
+            return ApiError::forbidden(format!(
+                "{} needs level {level:?} or higher",
+                route.pattern
+            ))
+            .into_reply();
+        }
+    }
+    let ctx = Ctx {
+        params,
+        query: parse_query(query),
+        headers,
+        body,
+        remote: None,
+        caller: Some(caller),
+    };
+    let reply = match (route.handler)(&ctx) {
+        Ok(reply) => reply,
+        Err(e) => e.into_reply(),
+    };
+    site.stats.count(reply.status);
+    reply
 }
 
 fn api(

@@ -1,5 +1,6 @@
 //! `/api/supervisor/...`: a thin layer over [`Supervisor`] (docs/api.md, "Supervisor").
 
+use super::config::ProgramConfig;
 use super::config::{signal_number, SIGNAL_FORMS};
 use super::{Error, Supervisor};
 use crate::auth::Level;
@@ -8,6 +9,7 @@ use crate::http::request::Ctx;
 use crate::http::router::{Access, Route};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 const USER: Access = Access::AtLeast(Level::User);
@@ -21,10 +23,11 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> ApiError {
         let message = e.to_string();
         match e {
-            Error::NoSuchProgram(_) => ApiError::not_found(message),
-            Error::AlreadyRunning { .. } | Error::Stopping(_) | Error::NotRunning { .. } => {
-                ApiError::conflict(message)
-            }
+            Error::NoSuchProgram(_) | Error::NoSuchGroup(_) => ApiError::not_found(message),
+            Error::AlreadyRunning { .. }
+            | Error::Stopping(_)
+            | Error::NotRunning { .. }
+            | Error::StillRunning(_) => ApiError::conflict(message),
             Error::ShuttingDown | Error::Gone => ApiError::unavailable(message),
             Error::Signal { .. } | Error::Log { .. } => ApiError::internal(message),
         }
@@ -46,6 +49,25 @@ fn wait(ctx: &Ctx) -> Result<bool, ApiError> {
             "query parameter wait must be true or false, not {v:?}"
         ))),
     }
+}
+
+/// `POST /api/supervisor/reload`: re-read the configuration with `load` and apply
+/// its programs (see [`super::reload`]). Root only: it runs whatever the file says.
+pub fn reload_route(
+    sup: Arc<Supervisor>,
+    load: impl Fn() -> Result<BTreeMap<String, ProgramConfig>, String> + Send + Sync + 'static,
+) -> Route {
+    Route::new(
+        "POST",
+        "/api/supervisor/reload",
+        Access::AtLeast(Level::Root),
+        "Re-read the configuration file and apply its programs: changed ones are restarted with their new configuration, removed ones stopped, added ones started (autostart); the others keep running. 200 {\"added\",\"changed\",\"removed\"}; 400 when the file is invalid",
+        move |_| {
+            let programs = load().map_err(ApiError::bad_request)?;
+            Ok(Reply::ok(&sup.reload(&programs)?))
+        },
+    )
+    .slow() // stops and starts the changed programs
 }
 
 pub fn routes(sup: Arc<Supervisor>) -> Vec<Route> {

@@ -48,6 +48,19 @@ impl RotatingLog {
         &self.path
     }
 
+    /// Empty the log and remove its backups (supervisord's `clearProcessLogs`).
+    pub fn clear(&mut self) -> io::Result<()> {
+        self.file = None;
+        self.size = 0;
+        for n in 1..=self.backups {
+            match std::fs::remove_file(backup_path(&self.path, n)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        File::create(&self.path).map(drop)
+    }
+
     /// Append `data`, rotating so that no file passes `max_bytes`. Lines are kept
     /// whole across files when they fit. Errors are logged once and the data dropped.
     pub fn write(&mut self, mut data: &[u8]) {

@@ -17,6 +17,7 @@ mod logs;
 mod process;
 mod program;
 mod records;
+pub mod reload;
 mod runner;
 pub mod state;
 
@@ -28,7 +29,7 @@ use state::State;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -42,6 +43,10 @@ pub enum Error {
     NoSuchProgram(String),
     /// Start while it is STARTING, RUNNING or BACKOFF (409).
     AlreadyRunning { name: String, state: State },
+    /// No program is in this group (404).
+    NoSuchGroup(String),
+    /// A reload found this program still running after it was told to stop (409).
+    StillRunning(String),
     /// Start while it is STOPPING (409).
     Stopping(String),
     /// Stop or signal while it has no process (409).
@@ -74,6 +79,14 @@ impl std::fmt::Display for Error {
                 f,
                 "{name} is already running ({state}); stop it first, or use restart"
             ),
+            Error::NoSuchGroup(group) => write!(
+                f,
+                "no program is in group {group:?}; GET /api/supervisor/processes lists them"
+            ),
+            Error::StillRunning(name) => write!(
+                f,
+                "{name} did not stop, so the new configuration was not applied; stop it and reload again"
+            ),
             Error::Stopping(name) => {
                 write!(f, "{name} is stopping; start it once it is STOPPED")
             }
@@ -105,11 +118,16 @@ pub struct ProcessInfo {
     pub started_at: Option<u64>,
     pub uptime_s: Option<u64>,
     pub exit_status: Option<i32>,
+    /// Unix time the last process ended.
+    pub stopped_at: Option<u64>,
     pub restarts: u32,
     pub autostart: bool,
     pub command: Vec<String>,
     pub message: String,
 }
+
+/// One program's answer to a group operation.
+pub type Outcome = (String, Result<ProcessInfo, Error>);
 
 /// What the supervisor thread shares with request threads.
 struct Shared {
@@ -148,6 +166,13 @@ enum Msg {
         pid: u32,
         at: std::time::Instant,
     },
+    /// Replace the table by the one for `programs` (a reload); the changed and
+    /// removed programs have been stopped.
+    Replace {
+        programs: BTreeMap<String, ProgramConfig>,
+        log_dir: PathBuf,
+        reply: mpsc::SyncSender<Result<reload::Changes, Error>>,
+    },
     /// Stop every program in reverse priority, then end the thread.
     Shutdown,
 }
@@ -157,6 +182,10 @@ pub struct Supervisor {
     tx: Mutex<Sender<Msg>>,
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    log_dir: PathBuf,
+    /// Requests find a program by index: they hold this for reading from the
+    /// lookup to the answer, and a reload, which moves programs, for writing.
+    gate: RwLock<()>,
 }
 
 impl Supervisor {
@@ -198,6 +227,8 @@ impl Supervisor {
             tx: Mutex::new(tx),
             shared,
             thread: Mutex::new(Some(thread)),
+            log_dir,
+            gate: RwLock::new(()),
         }))
     }
 
@@ -240,11 +271,25 @@ impl Supervisor {
         programs[index].info()
     }
 
+    /// The configuration of every program in the table now.
+    pub fn configs(&self) -> BTreeMap<String, ProgramConfig> {
+        let programs = self.shared.programs();
+        programs
+            .iter()
+            .map(|p| (p.name.clone(), p.config.clone()))
+            .collect()
+    }
+
     pub fn list(&self) -> Vec<ProcessInfo> {
         self.shared.programs().iter().map(Program::info).collect()
     }
 
+    fn read_gate(&self) -> RwLockReadGuard<'_, ()> {
+        self.gate.read().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub fn get(&self, name: &str) -> Result<ProcessInfo, Error> {
+        let _gate = self.read_gate();
         let i = self.index(name)?;
         Ok(self.shared.programs()[i].info())
     }
@@ -252,10 +297,15 @@ impl Supervisor {
     /// Start `name`; with `wait`, answer once it is RUNNING or has failed
     /// (BACKOFF, FATAL) — or was stopped meanwhile.
     pub fn start_program(&self, name: &str, wait: bool) -> Result<ProcessInfo, Error> {
+        let _gate = self.read_gate();
+        self.start_locked(name, wait)
+    }
+
+    fn start_locked(&self, name: &str, wait: bool) -> Result<ProcessInfo, Error> {
         let i = self.index(name)?;
         let seq = self.request(i, Request::Start)?;
         if !wait {
-            return self.get(name);
+            return Ok(self.shared.programs()[i].info());
         }
         let limit = Duration::from_secs(self.shared.programs()[i].config.startsecs + 30);
         Ok(self.wait_for(i, limit, |p| {
@@ -265,10 +315,15 @@ impl Supervisor {
 
     /// Stop `name`; with `wait`, answer once it has stopped.
     pub fn stop_program(&self, name: &str, wait: bool) -> Result<ProcessInfo, Error> {
+        let _gate = self.read_gate();
+        self.stop_locked(name, wait)
+    }
+
+    fn stop_locked(&self, name: &str, wait: bool) -> Result<ProcessInfo, Error> {
         let i = self.index(name)?;
         self.request(i, Request::Stop)?;
         if !wait {
-            return self.get(name);
+            return Ok(self.shared.programs()[i].info());
         }
         let limit = Duration::from_secs(self.shared.programs()[i].config.stopwaitsecs + 30);
         Ok(self.wait_for(i, limit, |p| p.machine.state != State::Stopping))
@@ -276,22 +331,133 @@ impl Supervisor {
 
     /// Stop (when running) and start again, waiting for both.
     pub fn restart_program(&self, name: &str) -> Result<ProcessInfo, Error> {
-        match self.stop_program(name, true) {
+        let _gate = self.read_gate();
+        match self.stop_locked(name, true) {
             Ok(_) | Err(Error::NotRunning { .. }) => {}
             Err(e) => return Err(e),
         }
-        self.start_program(name, true)
+        self.start_locked(name, true)
     }
 
     /// Send `sig` to the program's process group.
     pub fn signal_program(&self, name: &str, sig: i32) -> Result<ProcessInfo, Error> {
+        let _gate = self.read_gate();
         let i = self.index(name)?;
         self.request(i, Request::Signal(sig))?;
-        self.get(name)
+        Ok(self.shared.programs()[i].info())
+    }
+
+    /// The names of the programs in `group`, in priority order.
+    pub fn group_members(&self, group: &str) -> Result<Vec<String>, Error> {
+        let names: Vec<String> = self
+            .shared
+            .programs()
+            .iter()
+            .filter(|p| p.group == group)
+            .map(|p| p.name.clone())
+            .collect();
+        if names.is_empty() {
+            return Err(Error::NoSuchGroup(group.to_string()));
+        }
+        Ok(names)
+    }
+
+    /// Start every program of `group` that is not running, in priority order.
+    pub fn start_group(&self, group: &str, wait: bool) -> Result<Vec<Outcome>, Error> {
+        Ok(self.start_each(&self.group_members(group)?, wait))
+    }
+
+    /// Stop every running program of `group`, in reverse priority order.
+    pub fn stop_group(&self, group: &str, wait: bool) -> Result<Vec<Outcome>, Error> {
+        Ok(self.stop_each(&self.group_members(group)?, wait))
+    }
+
+    /// Start those of `names` that are not running (supervisord's group and
+    /// "all" semantics); each one's outcome.
+    pub fn start_each(&self, names: &[String], wait: bool) -> Vec<Outcome> {
+        let idle = |n: &&String| self.get(n).is_ok_and(|p| !p.state.is_running());
+        let todo: Vec<&String> = names.iter().filter(idle).collect();
+        todo.into_iter()
+            .map(|n| (n.clone(), self.start_program(n, wait)))
+            .collect()
+    }
+
+    /// Stop those of `names` that are running, last first.
+    pub fn stop_each(&self, names: &[String], wait: bool) -> Vec<Outcome> {
+        let busy = |n: &&String| self.get(n).is_ok_and(|p| p.state.is_running());
+        let todo: Vec<&String> = names.iter().rev().filter(busy).collect();
+        todo.into_iter()
+            .map(|n| (n.clone(), self.stop_program(n, wait)))
+            .collect()
+    }
+
+    /// Apply a new configuration's programs without touching the unchanged ones
+    /// (see [`reload`]): stop the changed and removed ones, swap the table,
+    /// start the added and changed ones that are `autostart`.
+    pub fn reload(
+        &self,
+        programs: &BTreeMap<String, ProgramConfig>,
+    ) -> Result<reload::Changes, Error> {
+        let _gate = self.gate.write().unwrap_or_else(|p| p.into_inner());
+        let planned = reload::diff(&self.shared.programs(), programs);
+        for name in planned.to_stop() {
+            match self.stop_locked(name, true) {
+                Ok(_) | Err(Error::NotRunning { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.send(Msg::Replace {
+            programs: programs.clone(),
+            log_dir: self.log_dir.clone(),
+            reply,
+        })?;
+        let changes = answer.recv().map_err(|_| Error::Gone)??;
+        log::info!(
+            "supervisor: reloaded; added {:?}, changed {:?}, removed {:?}",
+            changes.added,
+            changes.changed,
+            changes.removed
+        );
+        Ok(changes)
     }
 
     /// The last `bytes` of a program's stdout or stderr log.
     pub fn tail(&self, name: &str, stderr: bool, bytes: u64) -> Result<Vec<u8>, Error> {
+        let log = self.log(name, stderr)?;
+        let log = log.lock().unwrap_or_else(|p| p.into_inner());
+        log.tail(bytes).map_err(|error| Error::Log {
+            path: log.path().to_path_buf(),
+            error,
+        })
+    }
+
+    /// Empty a program's stdout and stderr logs.
+    pub fn clear_logs(&self, name: &str) -> Result<(), Error> {
+        for stderr in [false, true] {
+            let log = self.log(name, stderr)?;
+            let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+            log.clear().map_err(|error| Error::Log {
+                path: log.path().to_path_buf(),
+                error,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The path of a program's stdout or stderr log file.
+    pub fn log_path(&self, name: &str, stderr: bool) -> Result<PathBuf, Error> {
+        let log = self.log(name, stderr)?;
+        let path = log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .path()
+            .to_path_buf();
+        Ok(path)
+    }
+
+    fn log(&self, name: &str, stderr: bool) -> Result<logs::SharedLog, Error> {
+        let _gate = self.read_gate();
         let i = self.index(name)?;
         let log = {
             let programs = self.shared.programs();
@@ -302,11 +468,7 @@ impl Supervisor {
                 p.stdout.clone()
             }
         };
-        let log = log.lock().unwrap_or_else(|p| p.into_inner());
-        log.tail(bytes).map_err(|error| Error::Log {
-            path: log.path().to_path_buf(),
-            error,
-        })
+        Ok(log)
     }
 
     /// Process events after `after`, oldest first.

@@ -39,6 +39,8 @@ pub struct Program {
     /// Unix time of the last spawn.
     pub started_at: Option<u64>,
     pub exit_status: Option<i32>,
+    /// Unix time the last process ended (supervisord's `laststop`).
+    pub stopped_at: Option<u64>,
     /// The message of the last transition.
     pub message: String,
     pub timer: Option<(Instant, Timer)>,
@@ -65,6 +67,7 @@ impl Program {
             ended_pid: None,
             started_at: None,
             exit_status: None,
+            stopped_at: None,
             message: String::new(),
             timer: None,
             killed: false,
@@ -86,6 +89,7 @@ impl Program {
                 _ => None,
             },
             exit_status: self.exit_status,
+            stopped_at: self.stopped_at,
             restarts: self.machine.restarts,
             autostart: self.config.autostart,
             command: self.config.command.clone(),

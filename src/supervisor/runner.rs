@@ -13,13 +13,17 @@
 //! half a transition, and logs and publishes to the bus only after letting go.
 
 use super::config::signal_number;
+use super::config::ProgramConfig;
 use super::logs;
 use super::process::{self, Exit, SpawnError};
 use super::program::{Program, Timer};
 use super::records::{self, Record};
+use super::reload::{self, Changes};
 use super::state::{Action, Event, Policy, Refusal, State, Step};
 use super::{Error, Msg, Request, Shared};
 use crate::events::{self, Bus, ProcessEvent};
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
@@ -128,6 +132,13 @@ impl Runner {
                 let _ = reply.send(answer);
             }
             Msg::Exited { index, pid, at } => self.exited(index, pid, at),
+            Msg::Replace {
+                programs,
+                log_dir,
+                reply,
+            } => {
+                let _ = reply.send(self.replace(&programs, &log_dir));
+            }
             Msg::Shutdown => {
                 if self.shutdown.is_none() {
                     log::info!("supervisor: stopping every program, highest priority first");
@@ -309,13 +320,61 @@ impl Runner {
         Ok(())
     }
 
-    /// Process `pid` of program `i` has ended at `at`: reap it and tell the machine.
+    /// Replace the table by the one for `new` (see [`reload`](super::reload)):
+    /// every changed or removed program must have been stopped. Starts the added
+    /// and changed ones that are `autostart`.
+    fn replace(
+        &mut self,
+        new: &BTreeMap<String, ProgramConfig>,
+        log_dir: &Path,
+    ) -> Result<Changes, Error> {
+        if self.shutdown.is_some() {
+            return Err(Error::ShuttingDown);
+        }
+        let changes = {
+            let mut programs = self.shared.programs();
+            let changes = reload::diff(&programs, new);
+            let busy = changes
+                .to_stop()
+                .find(|name| programs.iter().any(|p| &p.name == *name && p.pid.is_some()));
+            if let Some(name) = busy {
+                return Err(Error::StillRunning(name.clone()));
+            }
+            let old = std::mem::take(&mut *programs);
+            *programs = reload::rebuild(old, new, log_dir);
+            changes
+        };
+        self.shared.changed.notify_all();
+        let n = self.shared.programs().len();
+        for i in 0..n {
+            let (name, autostart) = {
+                let programs = self.shared.programs();
+                (programs[i].name.clone(), programs[i].config.autostart)
+            };
+            let fresh = changes.added.contains(&name) || changes.changed.contains(&name);
+            if fresh && autostart {
+                let _ = self.feed(i, Event::Start);
+            }
+        }
+        Ok(changes)
+    }
+
+    /// Process `pid` has ended at `at`: reap it and tell its program's machine.
+    /// The program is found by pid: a reload may have moved it from index `i`.
     fn exited(&mut self, i: usize, pid: u32, at: Instant) {
         let exit = process::reap(pid);
         let shared = Arc::clone(&self.shared);
         let mut published = Published::new();
         {
             let mut programs = shared.programs();
+            let i = programs
+                .iter()
+                .position(|p| p.pid == Some(pid))
+                .unwrap_or(i);
+            if i >= programs.len() {
+                log::warn!("pid {pid} ended; its program was removed");
+                return;
+            }
             let p = &mut programs[i];
             if p.pid != Some(pid) {
                 log::warn!("{}: pid {pid} ended but is not the current process", p.name);
@@ -478,6 +537,7 @@ fn ended(p: &mut Program, pid: u32, exit: Exit, at: Instant) -> Event {
     p.pid = None;
     p.ended_pid = Some(pid);
     p.exit_status = exit.status();
+    p.stopped_at = Some(events::now_s());
     let mut how = exit.describe();
     if p.killed && exit == Exit::Signal(libc::SIGKILL) {
         how = format!("{how} after stopwaitsecs ({} s)", p.config.stopwaitsecs);

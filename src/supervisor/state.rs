@@ -83,6 +83,11 @@ impl State {
         }
     }
 
+    /// supervisord's RUNNING_STATES: a start is refused, a stop has work to do.
+    pub fn is_running(self) -> bool {
+        matches!(self, State::Starting | State::Running | State::Backoff)
+    }
+
     /// The state named exactly `name` ("RUNNING"), as the rules write it.
     pub fn from_name(name: &str) -> Option<State> {
         State::ALL.into_iter().find(|s| s.as_str() == name)

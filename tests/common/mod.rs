@@ -124,6 +124,8 @@ impl Daemon {
             .env_remove("AUTH_SECRET")
             .env_remove("NOTIFY_SOCKET")
             .env_remove("JOURNAL_STREAM")
+            // The control socket goes to the state dir, one per test daemon.
+            .env_remove("RUNTIME_DIRECTORY")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
