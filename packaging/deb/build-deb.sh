@@ -22,7 +22,7 @@
 #   /lib/systemd/system/pistack.service    systemd/pistack.service
 #   /usr/lib/udev/rules.d/60-pistack-gpio.rules  packaging/deb/udev/: /dev/gpiochip* to group gpio
 #   /usr/share/doc/pistack/copyright       (+ README.md when present)
-#   maintainer scripts from packaging/deb/maintscripts/
+#   maintainer scripts from packaging/deb/maintscripts/ (preinst, postinst, prerm, postrm)
 # Depends: adduser, plus libc6 (>= the newest GLIBC_x.y the binary needs) when
 # BINARY is dynamically linked.
 set -euo pipefail
@@ -140,7 +140,7 @@ MIT
 chmod 0644 "$doc/copyright"
 
 # --- control files ---------------------------------------------------------------
-for s in postinst prerm postrm; do
+for s in preinst postinst prerm postrm; do
   install -m 0755 "$here/maintscripts/$s" "$root/DEBIAN/$s"
 done
 echo /etc/pistack/pistack.json > "$root/DEBIAN/conffiles"
