@@ -5,7 +5,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 PREFIX ?= /usr
 DESTDIR ?=
 
-.PHONY: run build release deps test test-fresh test-rust test-page test-pi test-unit-pi test-deb test-unit-file bench fmt lint pi pi-static deb install clean
+.PHONY: run build release deps test test-fresh test-rust test-page test-pi test-unit-pi test-deb test-systemd test-unit-file bench fmt lint pi pi-static deb install clean
 
 ## run: build and start the daemon with conf/dev.json (simulated GPIO, demo programs, state in ./var)
 run: build
@@ -50,6 +50,10 @@ test-pi:
 test-deb: release
 	packaging/deb/build-deb.sh amd64 target/release/pistack $(VERSION) dist
 	packaging/deb/test-deb.sh dist/pistack_$(VERSION)_amd64.deb
+
+## the amd64 .deb under systemd 252 as PID 1 in a VM (tools/systemd-vm; first run builds its cache)
+test-systemd: release
+	tests/systemd_vm/run.sh target/release/pistack
 
 ## bench: figures only (memory, start time, requests/s, p99, restart and GPIO latency, size)
 bench: release

@@ -77,7 +77,7 @@ fn check_config_names_line_and_key() {
     assert_eq!(code, Some(1));
     assert!(out.contains("programs.x.command"), "{out}");
     // The configs shipped in conf/ are valid.
-    for f in ["dev.json", "pistack.json"] {
+    for f in ["dev.json", "pistack.json", "pistack-amd64.json"] {
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("conf")
             .join(f);

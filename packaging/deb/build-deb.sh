@@ -10,18 +10,20 @@
 #     OUTDIR   where pistack_<VERSION>_<ARCH>.deb is written (created if missing)
 #   Prints the path of the .deb on stdout.
 #
-#   Env: PISTACK_SRC     source tree with www/, conf/pistack.json, systemd/pistack.service
+#   Env: PISTACK_SRC     source tree with www/, conf/pistack*.json, systemd/pistack.service
 #                        (default: the repository this script is in)
 #        DEB_MAINTAINER  the Maintainer field
 #
 # Package contents:
 #   /usr/bin/pistack                       BINARY
 #   /usr/share/pistack/www/                www/
-#   /etc/pistack/pistack.json              conf/pistack.json (a conffile)
+#   /etc/pistack/pistack.json              conf/pistack-ARCH.json if there is one, else
+#                                          conf/pistack.json (the Pi's pins) (a conffile)
 #   /lib/systemd/system/pistack.service    systemd/pistack.service
 #   /usr/share/bash-completion/completions/pistack  packaging/completion/pistack.bash
+#   /usr/lib/udev/rules.d/60-pistack-gpio.rules  packaging/deb/udev/: /dev/gpiochip* to group gpio
 #   /usr/share/doc/pistack/copyright       (+ README.md when present)
-#   maintainer scripts from packaging/deb/maintscripts/
+#   maintainer scripts from packaging/deb/maintscripts/ (preinst, postinst, prerm, postrm)
 # Depends: adduser, plus libc6 (>= the newest GLIBC_x.y the binary needs) when
 # BINARY is dynamically linked.
 set -euo pipefail
@@ -58,11 +60,16 @@ if [ "$arch" = armhf ]; then
   readelf -h "$binary" | grep -q 'hard-float ABI' || die "'$binary' is not hard-float"
 fi
 
-conf=$src/conf/pistack.json
+# Each architecture gets a config that is healthy on a machine of that kind: amd64
+# (a PC, no GPIO header) has its own without pins; armhf/arm64 (a Pi) the Pi's pins.
+conf=$src/conf/pistack-$arch.json
+[ -f "$conf" ] || conf=$src/conf/pistack.json
+rules=$here/udev/60-pistack-gpio.rules
 unit=$src/systemd/pistack.service
 www=$src/www
 [ -f "$conf" ] || die "missing $conf"
 [ -f "$unit" ] || die "missing $unit"
+[ -f "$rules" ] || die "missing $rules"
 [ -d "$www" ] || die "missing $www/"
 [ -f "$www/index.html" ] || echo "build-deb: warning: $www/index.html is missing" >&2
 
@@ -86,6 +93,7 @@ install -D -m 0644 "$conf" "$root/etc/pistack/pistack.json"
 install -D -m 0644 "$unit" "$root/lib/systemd/system/pistack.service"
 install -D -m 0644 "$src/packaging/completion/pistack.bash" \
   "$root/usr/share/bash-completion/completions/pistack"
+install -D -m 0644 "$rules" "$root/usr/lib/udev/rules.d/60-pistack-gpio.rules"
 mkdir -p "$root/usr/share/pistack/www"
 # Content only: no owners, no odd modes, symlinks copied as what they point to
 # (the daemon refuses symlinks that leave www anyway).
@@ -135,7 +143,7 @@ MIT
 chmod 0644 "$doc/copyright"
 
 # --- control files ---------------------------------------------------------------
-for s in postinst prerm postrm; do
+for s in preinst postinst prerm postrm; do
   install -m 0755 "$here/maintscripts/$s" "$root/DEBIAN/$s"
 done
 echo /etc/pistack/pistack.json > "$root/DEBIAN/conffiles"

@@ -70,6 +70,10 @@ check "/etc/pistack/pistack.json is a conffile" \
 check "/etc/pistack/pistack.json is root:pistack 0640" \
   test "$(stat -c '%U:%G %a' /etc/pistack/pistack.json)" = "root:pistack 640"
 check "unit in /lib/systemd/system/pistack.service" test -f /lib/systemd/system/pistack.service
+check "udev rule /usr/lib/udev/rules.d/60-pistack-gpio.rules gives gpiochip* to group gpio" \
+  grep -q 'KERNEL=="gpiochip\*", GROUP="gpio", MODE="0660"' /usr/lib/udev/rules.d/60-pistack-gpio.rules
+check "the config has pins only for a Pi" \
+  sh -c "[ '$pkgarch' != amd64 ] || ! grep -q pinctrl-bcm2835 /etc/pistack/pistack.json"
 check "/usr/share/doc/pistack/copyright exists" test -s /usr/share/doc/pistack/copyright
 check "bash completion in /usr/share/bash-completion/completions/pistack" \
   bash -c '. /usr/share/bash-completion/completions/pistack && complete -p pistack'
@@ -113,6 +117,7 @@ if out=$(dpkg -r pistack 2>&1); then ok "dpkg -r"; else printf '%s\n' "$out" | s
 check "after -r: state is rc" test "$(status)" = rc
 check "after -r: /usr/bin/pistack is gone" test ! -e /usr/bin/pistack
 check "after -r: the unit is gone" test ! -e /lib/systemd/system/pistack.service
+check "after -r: the udev rule is gone" test ! -e /usr/lib/udev/rules.d/60-pistack-gpio.rules
 check "after -r: /usr/share/pistack is gone" test ! -e /usr/share/pistack
 check "after -r: the conffile stays" test -f /etc/pistack/pistack.json
 check "after -r: /var/lib/pistack stays" test -e /var/lib/pistack/test-deb-marker
