@@ -18,6 +18,7 @@ mod memory;
 mod metrics;
 mod names;
 mod random;
+mod rules;
 mod signals;
 mod store;
 mod supervisor;
@@ -77,7 +78,27 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     let supervisor =
         supervisor::Supervisor::start(&config.programs, &config.state_dir, bus.clone())
             .map_err(|e| e.to_string())?;
-    let gpio = gpio::Gpio::open(&config.gpio, bus);
+    let gpio = gpio::Gpio::open(&config.gpio, bus.clone());
+    let actuators = rules::Actuators {
+        supervisor: supervisor.clone(),
+        gpio: gpio.clone(),
+        mailer: mailer.clone(),
+    };
+    let rules = match rules::config::parse_all(&config) {
+        Ok(list) => {
+            let whens = config.rules.iter().map(|r| r["when"].clone()).collect();
+            rules::Rules::start(list, whens, &config.email, actuators, &bus)
+        }
+        Err(problems) => Err(problems.join("\n")),
+    };
+    let rules = match rules {
+        Ok(r) => r,
+        Err(e) => {
+            mailer.shutdown();
+            supervisor.shutdown();
+            return Err(e);
+        }
+    };
     let stats = Arc::new(http::Stats::default());
     let answered = stats.clone();
     let info = info::Info::start(
@@ -91,6 +112,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
         gpio,
         info,
         mailer: mailer.clone(),
+        rules: rules.clone(),
         stats: stats.clone(),
     };
     let router = router(&config, parts);
@@ -105,6 +127,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     let server = match http::HttpServer::start(&config.http, site) {
         Ok(s) => s,
         Err(e) => {
+            rules.shutdown();
             mailer.shutdown();
             supervisor.shutdown();
             return Err(e.to_string());
@@ -123,6 +146,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     log::info!("signal {sig}: shutting down");
     systemd::notify("STOPPING=1");
     server.stop();
+    rules.shutdown();
     mailer.shutdown();
     supervisor.shutdown();
     log::info!("stopped");
@@ -136,6 +160,7 @@ struct Parts {
     gpio: Arc<gpio::Gpio>,
     info: Arc<info::Info>,
     mailer: Arc<email::Mailer>,
+    rules: Arc<rules::Rules>,
     stats: Arc<http::Stats>,
 }
 
@@ -147,6 +172,7 @@ fn router(config: &config::Config, parts: Parts) -> http::router::Router {
         gpio,
         info,
         mailer,
+        rules,
         stats,
     } = parts;
     let mut health = health::Health::new();
@@ -168,8 +194,9 @@ fn router(config: &config::Config, parts: Parts) -> http::router::Router {
     metrics.add(Box::new(move |out| s.write_metrics(out)));
     metrics.add(Box::new(move |out| g.write_metrics(out)));
     metrics.add(Box::new(move |out| i.write_metrics(out)));
-    let m = mailer.clone();
+    let (m, r) = (mailer.clone(), rules.clone());
     metrics.add(Box::new(move |out| m.write_metrics(out)));
+    metrics.add(Box::new(move |out| r.write_metrics(out)));
 
     let docs = Arc::new(OnceLock::new());
     let mut routes = health::routes(Arc::new(health), docs.clone());
@@ -178,6 +205,7 @@ fn router(config: &config::Config, parts: Parts) -> http::router::Router {
     routes.extend(gpio::api::routes(gpio));
     routes.extend(info::api::routes(info));
     routes.extend(email::api::routes(mailer));
+    routes.extend(rules::api::routes(rules));
     routes.push(metrics::route(Arc::new(metrics), &config.metrics));
     let router = http::router::Router::new(routes);
     let _ = docs.set(health::documents(router.routes()));

@@ -329,26 +329,24 @@ impl Supervisor {
 
     /// For `/api/health`: the supervisor thread is alive.
     /// Prometheus lines: each program's state (1 for the current one) and restarts.
-    pub fn write_metrics(&self, out: &mut String) {
-        use std::fmt::Write;
+    pub fn write_metrics(&self, out: &mut crate::metrics::Writer) {
+        use crate::metrics::Kind;
         let list = self.list();
-        let _ = writeln!(out, "# TYPE pistack_process_state gauge");
+        let mut f = out.family(
+            "pistack_process_state",
+            Kind::Gauge,
+            "Each program's current state (the sample present is 1).",
+        );
         for p in &list {
-            let name = crate::metrics::label(&p.name);
-            let _ = writeln!(
-                out,
-                "pistack_process_state{{name=\"{name}\",state=\"{}\"}} 1",
-                p.state.as_str()
-            );
+            f.sample(&[("name", &p.name), ("state", p.state.as_str())], 1);
         }
-        let _ = writeln!(out, "# TYPE pistack_process_restarts_total counter");
+        let mut f = out.family(
+            "pistack_process_restarts_total",
+            Kind::Counter,
+            "Restarts the supervisor made on its own (autorestart, retries).",
+        );
         for p in &list {
-            let name = crate::metrics::label(&p.name);
-            let _ = writeln!(
-                out,
-                "pistack_process_restarts_total{{name=\"{name}\"}} {}",
-                p.restarts
-            );
+            f.sample(&[("name", &p.name)], p.restarts);
         }
     }
 

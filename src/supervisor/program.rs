@@ -39,6 +39,8 @@ pub struct Program {
     /// Unix time of the last spawn.
     pub started_at: Option<u64>,
     pub exit_status: Option<i32>,
+    /// Whether `exitcodes` has the last exit (for rules' `unexpected`).
+    pub exit_expected: Option<bool>,
     /// The message of the last transition.
     pub message: String,
     pub timer: Option<(Instant, Timer)>,
@@ -65,6 +67,7 @@ impl Program {
             ended_pid: None,
             started_at: None,
             exit_status: None,
+            exit_expected: None,
             message: String::new(),
             timer: None,
             killed: false,
