@@ -177,10 +177,16 @@ fn router(config: &config::Config, parts: Parts) -> http::router::Router {
     } = parts;
     let mut health = health::Health::new();
     health.add(health::Service::Auth, Box::new(|| Ok(())));
-    let (s, g, i) = (supervisor.clone(), gpio.clone(), info.clone());
+    let (s, g, i, r) = (
+        supervisor.clone(),
+        gpio.clone(),
+        info.clone(),
+        rules.clone(),
+    );
     health.add(health::Service::Supervisor, Box::new(move || s.check()));
     health.add(health::Service::Io, Box::new(move || g.health()));
     health.add(health::Service::Info, Box::new(move || i.check()));
+    health.add(health::Service::Rules, Box::new(move || r.check()));
     if mailer.configured() {
         let m = mailer.clone();
         health.add(health::Service::Email, Box::new(move || m.health()));

@@ -74,6 +74,8 @@ fn matrix() -> Vec<(&'static str, &'static str, Value, [u16; 4])> {
         ("POST", "/api/email/send", json!({"to":"a@b.example","subject":"s","body":"b"}), [503, 503, 403, 401]),
         ("GET", "/api/email/outbox", json!(null), [200, 200, 403, 401]),
         ("POST", "/api/email/outbox/m1/retry", json!(null), [503, 503, 403, 401]),
+        ("GET", "/api/rules", json!(null), [200, 200, 200, 401]),
+        ("GET", "/api/rules/events", json!(null), [200, 200, 200, 401]),
     ]
 }
 
@@ -91,7 +93,7 @@ fn pattern_of(path: &str) -> String {
 /// Routes every service has, checked apart from the matrix above.
 fn service_routes() -> Vec<(String, String)> {
     let mut v = Vec::new();
-    for s in ["auth", "supervisor", "io", "info", "email"] {
+    for s in ["auth", "supervisor", "io", "info", "email", "rules"] {
         v.push(("GET".to_string(), format!("/api/{s}/health")));
         v.push(("GET".to_string(), format!("/api/{s}/apispec.json")));
     }

@@ -134,6 +134,8 @@ impl Shared {
 /// The handle of the rules subsystem.
 pub struct Rules {
     shared: Arc<Shared>,
+    /// `None` without rules: nothing to run.
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 /// One action, its placeholders filled in, ready to run.
@@ -174,16 +176,26 @@ impl Rules {
             running: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
         });
+        let mut thread = None;
         if n > 0 {
             let rx = bus.subscribe(BACKLOG);
             let s = shared.clone();
             let engine = Engine::new(rules);
-            std::thread::Builder::new()
+            let handle = std::thread::Builder::new()
                 .name("rules".into())
                 .spawn(move || run(&s, engine, rx))
                 .map_err(|e| format!("cannot start the rules thread: {e}"))?;
+            thread = Some(handle);
         }
-        Ok(Arc::new(Rules { shared }))
+        Ok(Arc::new(Rules { shared, thread }))
+    }
+
+    /// For `/api/health`: the rules thread runs (when there are rules).
+    pub fn check(&self) -> Result<(), String> {
+        match &self.thread {
+            Some(h) if h.is_finished() => Err("the rules thread has stopped".into()),
+            _ => Ok(()),
+        }
     }
 
     pub fn list(&self) -> Vec<RuleInfo> {
