@@ -289,16 +289,7 @@ fn the_mail_cap_turns_a_storm_into_a_digest() {
 #[test]
 fn a_hung_webhook_delays_no_other_rule_and_no_later_event() {
     // Accepts and never answers, so the first rule's action is stuck for its 30 s timeout.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (tx, accepted) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().map_while(Result::ok) {
-            held.push(stream);
-            let _ = tx.send(());
-        }
-    });
+    let (port, accepted) = black_hole();
     let d = Daemon::start(with_rules(
         json!([
             {"name": "stuck", "when": {"gpio": "BUTTON", "edge": "rising"},
@@ -322,6 +313,50 @@ fn a_hung_webhook_delays_no_other_rule_and_no_later_event() {
     let stuck = &rules(&d, &root)[0];
     assert_eq!(stuck["fired"], 1);
     assert_eq!(stuck["failed_actions"], 0, "still waiting: {stuck}");
+}
+
+/// A listener that accepts and never answers; each connection is reported.
+fn black_hole() -> (u16, mpsc::Receiver<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, accepted) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().map_while(Result::ok) {
+            held.push(stream);
+            let _ = tx.send(());
+        }
+    });
+    (port, accepted)
+}
+
+#[test]
+fn past_eight_running_firings_one_is_dropped_and_counted() {
+    let (port, accepted) = black_hole();
+    let d = Daemon::start(with_rules(
+        json!([{"name": "stuck", "when": {"gpio": "BUTTON", "edge": "rising"},
+                "then": [{"http": {"url": format!("http://127.0.0.1:{port}/"), "timeout_s": 60}}]}]),
+        json!({}),
+    ));
+    let root = d.root();
+    for n in 1..=8u64 {
+        press(&d, &root, 1);
+        press(&d, &root, 0);
+        accepted
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("webhook {n} connected"));
+    }
+    press(&d, &root, 1);
+    let r = wait_rule(&d, &root, 0, "dropped one", |r| r["dropped"] == 1);
+    assert_eq!(r["fired"], 8, "{r}");
+    assert!(d
+        .wait_log(10, |l| l.contains("dropped rules[0] \"stuck\""))
+        .is_some());
+    let events = d.get("/api/rules/events", &root).body;
+    assert_eq!(
+        events.as_array().unwrap().last().unwrap()["outcome"],
+        "dropped"
+    );
 }
 
 #[test]

@@ -33,6 +33,8 @@ use std::time::{Duration, Instant};
 pub const MAX_RUNNING: usize = 8;
 /// Events the bus holds for the rules thread before it drops some.
 const BACKLOG: usize = 256;
+/// Stack of an action thread: a webhook call or a supervisor request, no more.
+const ACTION_STACK: usize = 256 * 1024;
 /// How many rule events the ring keeps for `GET /api/rules/events`.
 const EVENT_RING: usize = 500;
 /// `{log_tail}`: this many of the last lines of the program's stderr ...
@@ -117,6 +119,17 @@ impl Shared {
 
     fn cap(&self) -> MutexGuard<'_, MailCap> {
         self.cap.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Log, count and record a failure of rule `i`.
+    fn failed(&self, i: usize, error: String, trigger: &Value) {
+        log::warn!("rules: {}: {error}", rule_label(self, i));
+        let mut stats = self.stats();
+        stats[i].failed_actions += 1;
+        stats[i].last_error = Some(error.clone());
+        stats[i].last_error_at = Some(events::now_s());
+        drop(stats);
+        self.record(i, RuleOutcome::Failed, trigger, Some(error));
     }
 
     fn record(&self, index: usize, outcome: RuleOutcome, trigger: &Value, error: Option<String>) {
@@ -285,10 +298,11 @@ fn run(shared: &Arc<Shared>, mut engine: Engine, rx: Receiver<Event>) {
             None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         let now = Instant::now();
-        let digests = shared.cap().due(now, &hostname());
-        if !digests.is_empty() {
-            let steps = digests.into_iter().map(Step::Mail).collect();
-            spawn_firing(shared, None, steps, Value::Null);
+        // Queued here: a spool write, not an SMTP exchange, and never dropped.
+        for digest in shared.cap().due(now, &hostname()) {
+            if let Err(e) = shared.actuators.mailer.enqueue(digest) {
+                log::warn!("rules: the digest of held mail could not be queued: {e}");
+            }
         }
         match received {
             Ok(event) if !shared.stopping.load(Ordering::SeqCst) => {
@@ -309,9 +323,19 @@ fn on_event(shared: &Arc<Shared>, engine: &mut Engine, event: &Event, now: Insta
                 shared.stats()[i].suppressed += 1;
                 shared.record(i, RuleOutcome::Suppressed, &trigger, None);
             }
-            Outcome::Fire => {
+            // Planned only once a thread is had, so that a dropped firing
+            // takes no place under the mail cap.
+            Outcome::Fire if claim_thread(shared) => {
                 let steps = plan(shared, engine.rule(i), event, now);
-                spawn_firing(shared, Some(i), steps, trigger.clone());
+                spawn_firing(shared, i, steps, trigger.clone());
+            }
+            Outcome::Fire => {
+                log::warn!(
+                    "rules: {MAX_RUNNING} firings are running their actions; dropped {}",
+                    rule_label(shared, i)
+                );
+                shared.stats()[i].dropped += 1;
+                shared.record(i, RuleOutcome::Dropped, &trigger, None);
             }
         }
     }
@@ -409,60 +433,48 @@ fn log_tail(supervisor: &Supervisor, name: &str) -> String {
     }
 }
 
-/// Run `steps` on a thread of their own, unless [`MAX_RUNNING`] firings run.
-/// `rule` is `None` for the digest mail.
-fn spawn_firing(shared: &Arc<Shared>, rule: Option<usize>, steps: Vec<Step>, trigger: Value) {
-    let claimed = shared
+/// One of the [`MAX_RUNNING`] places for a firing's actions, if one is free.
+fn claim_thread(shared: &Shared) -> bool {
+    shared
         .running
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
             (n < MAX_RUNNING).then_some(n + 1)
         })
-        .is_ok();
-    if !claimed {
-        log::warn!(
-            "rules: {MAX_RUNNING} firings are running; dropped {}",
-            rule_label(shared, rule)
-        );
-        if let Some(i) = rule {
-            shared.stats()[i].dropped += 1;
-            shared.record(i, RuleOutcome::Dropped, &trigger, None);
-        }
-        return;
-    }
-    if let Some(i) = rule {
-        let mut stats = shared.stats();
-        stats[i].fired += 1;
-        stats[i].last_fired = Some(events::now_s());
-        drop(stats);
-        shared.record(i, RuleOutcome::Fired, &trigger, None);
-        log::info!("rules: {} fired", rule_label(shared, rule));
-    }
+        .is_ok()
+}
+
+/// Count the firing of rule `i` and run `steps` on a thread of their own, in
+/// the place [`claim_thread`] took (and that the thread gives back).
+fn spawn_firing(shared: &Arc<Shared>, i: usize, steps: Vec<Step>, trigger: Value) {
+    let mut stats = shared.stats();
+    stats[i].fired += 1;
+    stats[i].last_fired = Some(events::now_s());
+    drop(stats);
+    shared.record(i, RuleOutcome::Fired, &trigger, None);
+    log::info!("rules: {} fired", rule_label(shared, i));
     let spawned = std::thread::Builder::new()
         .name("rule-action".into())
-        .stack_size(64 * 1024)
+        .stack_size(ACTION_STACK)
         .spawn({
-            let shared = shared.clone();
+            let (shared, trigger) = (shared.clone(), trigger.clone());
             move || {
-                run_steps(&shared, rule, steps, &trigger);
+                run_steps(&shared, i, steps, &trigger);
                 shared.running.fetch_sub(1, Ordering::SeqCst);
             }
         });
     if let Err(e) = spawned {
         shared.running.fetch_sub(1, Ordering::SeqCst);
-        log::error!("rules: cannot start an action thread: {e}");
+        shared.failed(i, format!("cannot start an action thread: {e}"), &trigger);
     }
 }
 
-fn rule_label(shared: &Shared, rule: Option<usize>) -> String {
-    match rule {
-        Some(i) => format!("rules[{i}] {:?}", shared.rules[i].name),
-        None => "the digest of held mail".into(),
-    }
+fn rule_label(shared: &Shared, i: usize) -> String {
+    format!("rules[{i}] {:?}", shared.rules[i].name)
 }
 
 /// The actions in order; a failure is logged, counted and recorded, and the
 /// next action runs all the same.
-fn run_steps(shared: &Shared, rule: Option<usize>, steps: Vec<Step>, trigger: &Value) {
+fn run_steps(shared: &Shared, i: usize, steps: Vec<Step>, trigger: &Value) {
     for (j, step) in steps.into_iter().enumerate() {
         if shared.stopping.load(Ordering::SeqCst) {
             return;
@@ -470,16 +482,7 @@ fn run_steps(shared: &Shared, rule: Option<usize>, steps: Vec<Step>, trigger: &V
         let Err(why) = run_step(&shared.actuators, step) else {
             continue;
         };
-        let error = format!("then[{j}]: {why}");
-        log::warn!("rules: {}: {error}", rule_label(shared, rule));
-        if let Some(i) = rule {
-            let mut stats = shared.stats();
-            stats[i].failed_actions += 1;
-            stats[i].last_error = Some(error.clone());
-            stats[i].last_error_at = Some(events::now_s());
-            drop(stats);
-            shared.record(i, RuleOutcome::Failed, trigger, Some(error));
-        }
+        shared.failed(i, format!("then[{j}]: {why}"), trigger);
     }
 }
 

@@ -381,16 +381,17 @@ mod tests {
         let mut seen = Vec::new();
         while seen.len() < 3 {
             match rx.recv_timeout(Duration::from_secs(10)).unwrap() {
-                Event::Process(e) => seen.push((e.from, e.to, e.exit_status)),
+                Event::Process(e) => seen.push((e.from, e.to, e.exit_status, e.expected)),
                 other => panic!("unexpected {other:?}"),
             }
         }
         assert_eq!(
             seen,
             [
-                (State::Stopped, State::Starting, None),
-                (State::Starting, State::Running, None),
-                (State::Running, State::Exited, Some(4)),
+                (State::Stopped, State::Starting, None, None),
+                (State::Starting, State::Running, None, None),
+                // 4 is not in exitcodes (the default [0]): unexpected.
+                (State::Running, State::Exited, Some(4), Some(false)),
             ]
         );
         assert_eq!(sup.events(0, 10).len(), 3);
