@@ -84,14 +84,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
         gpio: gpio.clone(),
         mailer: mailer.clone(),
     };
-    let rules = match rules::config::parse_all(&config) {
-        Ok(list) => {
-            let whens = config.rules.iter().map(|r| r["when"].clone()).collect();
-            rules::Rules::start(list, whens, &config.email, actuators, &bus)
-        }
-        Err(problems) => Err(problems.join("\n")),
-    };
-    let rules = match rules {
+    let rules = match rules::Rules::start(&config, actuators, &bus) {
         Ok(r) => r,
         Err(e) => {
             mailer.shutdown();

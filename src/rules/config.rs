@@ -132,7 +132,17 @@ pub const GPIO_PLACEHOLDERS: [&str; 3] = ["pin", "edge", "value"];
 pub fn parse_all(config: &Config) -> Result<Vec<Rule>, Vec<String>> {
     let mut rules = Vec::new();
     let mut problems = Vec::new();
+    let mut names: Vec<Option<String>> = Vec::new();
     for (i, raw) in config.rules.iter().enumerate() {
+        let name = raw.get("name").and_then(Value::as_str);
+        // Names label the rule's metrics and logs: two alike would be one series.
+        if let Some(first) = name.and_then(|n| names.iter().position(|m| m.as_deref() == Some(n))) {
+            problems.push(format!(
+                "rules[{i}]: name: {:?} is rules[{first}]'s name too",
+                name.unwrap_or("")
+            ));
+        }
+        names.push(name.map(String::from));
         match parse_rule(i, raw, config) {
             Ok(r) => rules.push(r),
             Err(p) => problems.extend(p),
@@ -763,6 +773,16 @@ mod tests {
         assert_eq!(
             parse(&text).unwrap().validate(),
             vec!["rules[0]: then[0].email: no email.smtp in the config, so no mail could go out"]
+        );
+    }
+
+    #[test]
+    fn names_are_unique() {
+        assert_eq!(
+            problems(
+                r#"[{"name":"a","when":{"gpio":"B"},"then":[{"log":"x"}]},{"name":"a","when":{"gpio":"B"},"then":[{"log":"y"}]}]"#
+            ),
+            vec!["rules[1]: name: \"a\" is rules[0]'s name too"]
         );
     }
 

@@ -167,14 +167,16 @@ enum Step {
 }
 
 impl Rules {
-    /// Start the rules thread on `bus`. `rules` come from [`config::parse_all`].
+    /// Start the rules thread on `bus` with the config's rules (the problems of
+    /// the rules, one a line, if they are not valid).
     pub fn start(
-        rules: Vec<Rule>,
-        whens: Vec<Value>,
-        email: &crate::config::EmailConfig,
+        config: &crate::config::Config,
         actuators: Actuators,
         bus: &Bus,
     ) -> Result<Arc<Rules>, String> {
+        let rules = config::parse_all(config).map_err(|p| p.join("\n"))?;
+        let whens = config.rules.iter().map(|r| r["when"].clone()).collect();
+        let email = &config.email;
         let n = rules.len();
         let shared = Arc::new(Shared {
             actuators,
