@@ -122,6 +122,47 @@ fn a_program_going_fatal_sends_a_mail_with_its_log_and_sets_a_pin() {
 }
 
 #[test]
+fn unexpected_matches_only_exits_outside_exitcodes() {
+    let mut config = with_rules(
+        json!([
+            {"name": "any exit", "when": {"process": "*", "to": "EXITED"}, "then": [{"log": "{name} exited"}]},
+            {"name": "bad exit", "when": {"process": "*", "to": "EXITED", "unexpected": true}, "then": [{"log": "{name} failed"}]}
+        ]),
+        json!({}),
+    );
+    for (name, code) in [("clean", 0), ("dirty", 3)] {
+        config["programs"][name] = json!({
+            "command": ["sh", "-c", format!("exit {code}")],
+            "startsecs": 0, "autorestart": false
+        });
+    }
+    let d = Daemon::start(config);
+    let root = d.root();
+    wait_rule(&d, &root, 0, "saw both exits", |r| r["fired"] == 2);
+    let bad = wait_rule(&d, &root, 1, "fired", |r| r["fired"] == 1);
+    assert_eq!(bad["fired"], 1, "{bad}");
+    let events = d.get("/api/rules/events", &root).body;
+    let fired: Vec<(&str, &str)> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["rule"] == "bad exit")
+        .map(|e| {
+            (
+                e["trigger"]["name"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(fired, [("dirty", "fired")], "{events}");
+    assert!(events
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["trigger"]["expected"] == true));
+}
+
+#[test]
 fn a_gpio_edge_restarts_a_program() {
     let d = Daemon::start(with_rules(
         json!([{"when": {"gpio": "BUTTON", "edge": "rising"}, "then": [{"restart": "sleeper"}]}]),
@@ -258,7 +299,7 @@ fn the_mail_cap_turns_a_storm_into_a_digest() {
     let d = Daemon::start(with_rules(
         json!([{"name": "storm", "when": {"gpio": "BUTTON"},
                 "then": [{"email": {"to": TO, "subject": "edge {edge}", "body": "value {value}"}}]}]),
-        json!({"email": email_section(port, json!({"max_per_hour": 2, "cap_window_s": 3}))}),
+        json!({"email": email_section(port, json!({"max_per_hour": 2, "cap_window_s": 5}))}),
     ));
     let root = d.root();
     for _ in 0..3 {
