@@ -32,6 +32,8 @@ pub struct ProcessEvent {
     pub to: State,
     pub pid: Option<u32>,
     pub exit_status: Option<i32>,
+    /// With `exit_status`: whether `exitcodes` has that exit (a signal never is).
+    pub expected: Option<bool>,
     pub message: String,
 }
 
@@ -134,8 +136,6 @@ impl Bus {
 
     /// A receiver of every event published from now on. Holds at most `backlog`
     /// undelivered events; beyond that new events are dropped for it (and logged).
-    /// Only tests subscribe until the rules thread exists.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn subscribe(&self, backlog: usize) -> Receiver<Event> {
         let (tx, rx) = sync_channel(backlog);
         self.subscribers

@@ -18,15 +18,17 @@ pub enum Service {
     Io,
     Info,
     Email,
+    Rules,
 }
 
 impl Service {
-    pub const ALL: [Service; 5] = [
+    pub const ALL: [Service; 6] = [
         Service::Auth,
         Service::Supervisor,
         Service::Io,
         Service::Info,
         Service::Email,
+        Service::Rules,
     ];
 
     /// The name in URLs (`/api/NAME/...`) and in the health report.
@@ -37,6 +39,7 @@ impl Service {
             Service::Io => "io",
             Service::Info => "info",
             Service::Email => "email",
+            Service::Rules => "rules",
         }
     }
 
@@ -48,6 +51,7 @@ impl Service {
             Service::Io => ("/api/io/health", "/api/io/apispec.json"),
             Service::Info => ("/api/info/health", "/api/info/apispec.json"),
             Service::Email => ("/api/email/health", "/api/email/apispec.json"),
+            Service::Rules => ("/api/rules/health", "/api/rules/apispec.json"),
         }
     }
 }

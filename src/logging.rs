@@ -56,7 +56,7 @@ fn terminal_line(now: SystemTime, level: Level, message: &str) -> String {
 /// e.g. `2026-12-02T15:04:05.123+01:00` (`Z` is not used: `+00:00` says the same).
 /// The zone comes from the C library (`TZ`, else `/etc/localtime`); should it
 /// fail, the time is given in UTC.
-fn local_rfc3339(now: SystemTime) -> String {
+pub fn local_rfc3339(now: SystemTime) -> String {
     let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs() as libc::time_t;
     // SAFETY: `tm` is a plain C struct for which all zeroes is a valid value.

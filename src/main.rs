@@ -20,6 +20,7 @@ mod memory;
 mod metrics;
 mod names;
 mod random;
+mod rules;
 mod signals;
 mod store;
 mod supervisor;
@@ -81,7 +82,20 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     let supervisor =
         supervisor::Supervisor::start(&config.programs, &config.state_dir, bus.clone())
             .map_err(|e| e.to_string())?;
-    let gpio = gpio::Gpio::open(&config.gpio, bus);
+    let gpio = gpio::Gpio::open(&config.gpio, bus.clone());
+    let actuators = rules::Actuators {
+        supervisor: supervisor.clone(),
+        gpio: gpio.clone(),
+        mailer: mailer.clone(),
+    };
+    let rules = match rules::Rules::start(&config, actuators, &bus) {
+        Ok(r) => r,
+        Err(e) => {
+            mailer.shutdown();
+            supervisor.shutdown();
+            return Err(e);
+        }
+    };
     let stats = Arc::new(http::Stats::default());
     let answered = stats.clone();
     let info = info::Info::start(
@@ -95,6 +109,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
         gpio,
         info,
         mailer: mailer.clone(),
+        rules: rules.clone(),
         stats: stats.clone(),
     };
     let router = router(&config, config_path, parts);
@@ -109,6 +124,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     let server = match http::HttpServer::start(&config.http, site.clone()) {
         Ok(s) => s,
         Err(e) => {
+            rules.shutdown();
             mailer.shutdown();
             supervisor.shutdown();
             return Err(e.to_string());
@@ -138,6 +154,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     systemd::notify("STOPPING=1");
     control.stop();
     server.stop();
+    rules.shutdown();
     mailer.shutdown();
     supervisor.shutdown();
     log::info!("stopped");
@@ -166,6 +183,7 @@ struct Parts {
     gpio: Arc<gpio::Gpio>,
     info: Arc<info::Info>,
     mailer: Arc<email::Mailer>,
+    rules: Arc<rules::Rules>,
     stats: Arc<http::Stats>,
 }
 
@@ -181,14 +199,21 @@ fn router(
         gpio,
         info,
         mailer,
+        rules,
         stats,
     } = parts;
     let mut health = health::Health::new();
     health.add(health::Service::Auth, Box::new(|| Ok(())));
-    let (s, g, i) = (supervisor.clone(), gpio.clone(), info.clone());
+    let (s, g, i, r) = (
+        supervisor.clone(),
+        gpio.clone(),
+        info.clone(),
+        rules.clone(),
+    );
     health.add(health::Service::Supervisor, Box::new(move || s.check()));
     health.add(health::Service::Io, Box::new(move || g.health()));
     health.add(health::Service::Info, Box::new(move || i.check()));
+    health.add(health::Service::Rules, Box::new(move || r.check()));
     if mailer.configured() {
         let m = mailer.clone();
         health.add(health::Service::Email, Box::new(move || m.health()));
@@ -202,8 +227,9 @@ fn router(
     metrics.add(Box::new(move |out| s.write_metrics(out)));
     metrics.add(Box::new(move |out| g.write_metrics(out)));
     metrics.add(Box::new(move |out| i.write_metrics(out)));
-    let m = mailer.clone();
+    let (m, r) = (mailer.clone(), rules.clone());
     metrics.add(Box::new(move |out| m.write_metrics(out)));
+    metrics.add(Box::new(move |out| r.write_metrics(out)));
 
     let docs = Arc::new(OnceLock::new());
     let mut routes = health::routes(Arc::new(health), docs.clone());
@@ -221,6 +247,7 @@ fn router(
     routes.extend(gpio::api::routes(gpio));
     routes.extend(info::api::routes(info));
     routes.extend(email::api::routes(mailer));
+    routes.extend(rules::api::routes(rules));
     routes.push(metrics::route(Arc::new(metrics), &config.metrics));
     let router = http::router::Router::new(routes);
     let _ = docs.set(health::documents(router.routes()));

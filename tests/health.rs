@@ -10,7 +10,7 @@ fn health_says_what_is_built_and_what_is_not() {
     let h = d.call("GET", "/api/health", None, None);
     assert_eq!(h.body["status"], "ok", "{}", h.body);
     assert_eq!(h.body["version"], env!("CARGO_PKG_VERSION"));
-    for s in ["auth", "supervisor", "io", "info"] {
+    for s in ["auth", "supervisor", "io", "info", "rules"] {
         assert_eq!(h.body["subsystems"][s], "ok", "{s}");
         let r = d.call("GET", &format!("/api/{s}/health"), None, None);
         assert_eq!((r.status, r.body["service"].as_str()), (200, Some(s)));

@@ -79,6 +79,8 @@ fn matrix() -> Vec<(&'static str, &'static str, Value, [u16; 4])> {
         // Any user reaches the XML-RPC handler (an empty body is a fault);
         // its methods' levels are tests/supervisorctl.rs's.
         ("POST", "/RPC2", json!(null), [200, 200, 200, 401]),
+        ("GET", "/api/rules", json!(null), [200, 200, 200, 401]),
+        ("GET", "/api/rules/events", json!(null), [200, 200, 200, 401]),
     ]
 }
 
@@ -96,7 +98,7 @@ fn pattern_of(path: &str) -> String {
 /// Routes every service has, checked apart from the matrix above.
 fn service_routes() -> Vec<(String, String)> {
     let mut v = Vec::new();
-    for s in ["auth", "supervisor", "io", "info", "email"] {
+    for s in ["auth", "supervisor", "io", "info", "email", "rules"] {
         v.push(("GET".to_string(), format!("/api/{s}/health")));
         v.push(("GET".to_string(), format!("/api/{s}/apispec.json")));
     }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EmailConfig {
     /// No relay: `/api/email/send` answers 503 and nothing is delivered.
@@ -12,6 +12,24 @@ pub struct EmailConfig {
     pub from: Option<String>,
     pub retry: RetryConfig,
     pub spool: SpoolConfig,
+    /// Rule mail per `cap_window_s` at most; the rest goes out as one digest
+    /// when the window ends (mail sent with `/api/email/send` is not capped).
+    pub max_per_hour: u32,
+    /// The window of `max_per_hour`: an hour, shorter only for tests.
+    pub cap_window_s: u64,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        EmailConfig {
+            smtp: None,
+            from: None,
+            retry: RetryConfig::default(),
+            spool: SpoolConfig::default(),
+            max_per_hour: 20,
+            cap_window_s: 3600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -129,6 +147,13 @@ impl EmailConfig {
         }
         if self.spool.max_messages == 0 {
             problems.push("email.spool.max_messages: must be at least 1".into());
+        }
+        if self.max_per_hour == 0 {
+            problems
+                .push("email.max_per_hour: must be at least 1 (a digest is sent past it)".into());
+        }
+        if !(1..=86_400).contains(&self.cap_window_s) {
+            problems.push("email.cap_window_s: must be from 1 to 86400".into());
         }
         if self.spool.max_bytes < 1024 {
             problems.push("email.spool.max_bytes: must be at least 1024".into());

@@ -288,12 +288,13 @@ impl Mailer {
         }
     }
 
-    pub fn write_metrics(&self, out: &mut String) {
-        use std::fmt::Write;
+    pub fn write_metrics(&self, out: &mut crate::metrics::Writer) {
+        use crate::metrics::Kind;
         let state = self.lock();
-        let _ = writeln!(
-            out,
-            "# HELP pistack_email_messages Messages in the outbox by status.\n# TYPE pistack_email_messages gauge"
+        let mut f = out.family(
+            "pistack_email_messages",
+            Kind::Gauge,
+            "Messages in the outbox by status.",
         );
         for status in Status::ALL {
             let n = state
@@ -301,17 +302,14 @@ impl Mailer {
                 .values()
                 .filter(|r| r.status == status)
                 .count();
-            let _ = writeln!(
-                out,
-                "pistack_email_messages{{status=\"{}\"}} {n}",
-                status.as_str()
-            );
+            f.sample(&[("status", status.as_str())], n);
         }
-        let _ = writeln!(
-            out,
-            "# HELP pistack_email_delivery_failures_total Failed SMTP delivery attempts since start.\n# TYPE pistack_email_delivery_failures_total counter\npistack_email_delivery_failures_total {}",
-            state.failures_total
-        );
+        out.family(
+            "pistack_email_delivery_failures_total",
+            Kind::Counter,
+            "Failed SMTP delivery attempts since start.",
+        )
+        .sample(&[], state.failures_total);
     }
 
     /// Stop the mail thread. A message being sent stays queued on disk and goes
@@ -569,6 +567,7 @@ mod tests {
                 max_attempts,
             },
             spool,
+            ..EmailConfig::default()
         }
     }
 

@@ -425,24 +425,32 @@ impl Gpio {
     }
 
     /// Prometheus lines: edges seen, each pin's value and whether it works.
-    pub fn write_metrics(&self, out: &mut String) {
-        use crate::metrics::label;
-        use std::fmt::Write;
-        let _ = writeln!(out, "# TYPE pistack_gpio_events_total counter");
-        let _ = writeln!(
-            out,
-            "pistack_gpio_events_total {}",
-            self.shared.ring.total()
+    pub fn write_metrics(&self, out: &mut crate::metrics::Writer) {
+        use crate::metrics::Kind;
+        out.family(
+            "pistack_gpio_events_total",
+            Kind::Counter,
+            "Input edges seen (after debounce) since start.",
+        )
+        .sample(&[], self.shared.ring.total());
+        let pins = self.list();
+        let mut f = out.family(
+            "pistack_gpio_value",
+            Kind::Gauge,
+            "Each readable pin's logical value.",
         );
-        let _ = writeln!(out, "# TYPE pistack_gpio_value gauge");
-        let _ = writeln!(out, "# TYPE pistack_gpio_up gauge");
-        for pin in self.list() {
-            let name = label(&pin.name);
+        for pin in &pins {
             if let Some(v) = pin.value {
-                let _ = writeln!(out, "pistack_gpio_value{{pin=\"{name}\"}} {v}");
+                f.sample(&[("pin", &pin.name)], v);
             }
-            let up = u8::from(pin.error.is_none());
-            let _ = writeln!(out, "pistack_gpio_up{{pin=\"{name}\"}} {up}");
+        }
+        let mut f = out.family(
+            "pistack_gpio_up",
+            Kind::Gauge,
+            "1 while a pin works, 0 after an error.",
+        );
+        for pin in &pins {
+            f.sample(&[("pin", &pin.name)], u8::from(pin.error.is_none()));
         }
     }
 

@@ -41,16 +41,25 @@ pub struct Site {
     pub stats: Arc<Stats>,
 }
 
-/// Request counts by status class, for `/metrics`.
+/// Request counts, for `/metrics` and the info history.
 #[derive(Default)]
 pub struct Stats {
     pub by_class: [AtomicU64; 6],
+    /// By route pattern (not the raw path: bounded by the route table) and status.
+    by_route: std::sync::Mutex<std::collections::BTreeMap<(&'static str, u16), u64>>,
 }
 
+/// The `route` label of a request outside the API (a file of the web page).
+const STATIC_ROUTE: &str = "static";
+/// The `route` label of an API path no route has (answered 404).
+const NO_ROUTE: &str = "none";
+
 impl Stats {
-    fn count(&self, status: u16) {
+    fn count(&self, route: &'static str, status: u16) {
         let class = (status / 100).min(5) as usize;
         self.by_class[class].fetch_add(1, Ordering::Relaxed);
+        let mut by_route = self.by_route.lock().unwrap_or_else(|p| p.into_inner());
+        *by_route.entry((route, status)).or_insert(0) += 1;
     }
 
     /// Requests answered so far, all statuses.
@@ -61,16 +70,16 @@ impl Stats {
             .sum()
     }
 
-    /// Prometheus lines: requests answered, by status class.
-    pub fn write_metrics(&self, out: &mut String) {
-        use std::fmt::Write;
-        let _ = writeln!(out, "# TYPE pistack_http_requests_total counter");
-        for class in 1..=5 {
-            let n = self.by_class[class].load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "pistack_http_requests_total{{status=\"{class}xx\"}} {n}"
-            );
+    /// Prometheus family: requests answered, by route pattern and status.
+    pub fn write_metrics(&self, out: &mut crate::metrics::Writer) {
+        let by_route = self.by_route.lock().unwrap_or_else(|p| p.into_inner());
+        let mut f = out.family(
+            "pistack_http_requests_total",
+            crate::metrics::Kind::Counter,
+            "HTTP requests answered, by route pattern (static: the web page; none: no such endpoint) and status.",
+        );
+        for ((route, status), n) in by_route.iter() {
+            f.sample(&[("route", route), ("status", &status.to_string())], n);
         }
     }
 }
@@ -101,6 +110,8 @@ struct AccessLog {
     method: String,
     path: String,
     from_watchdog: bool,
+    /// The route pattern, for the counts by route.
+    route: &'static str,
 }
 
 /// What a worker does with an API request: answer it, or pass it to a pool.
@@ -203,8 +214,11 @@ fn handle(site: &Site, pools: &Pools, mut request: tiny_http::Request) {
         .iter()
         .any(|(k, _)| k.eq_ignore_ascii_case(crate::systemd::WATCHDOG_HEADER));
     let is_api = is_api_path(&path);
+    let mut route = STATIC_ROUTE;
     let outcome = if is_api {
-        api(site, &mut request, &method, &path, query, headers, remote)
+        let (pattern, outcome) = api(site, &mut request, &method, &path, query, headers, remote);
+        route = pattern;
+        outcome
     } else if method == "GET" || method == "HEAD" {
         Outcome::Reply(static_files::serve(&site.www_dir, &path, &headers))
     } else {
@@ -219,6 +233,7 @@ fn handle(site: &Site, pools: &Pools, mut request: tiny_http::Request) {
         method,
         path,
         from_watchdog,
+        route,
     };
     let (lane, handler, ctx) = match outcome {
         Outcome::Reply(reply) => return finish(site, request, reply, log),
@@ -258,7 +273,7 @@ fn run(handler: &Handler, ctx: &Ctx) -> Reply {
 /// Answer, count and log a request.
 fn finish(site: &Site, request: tiny_http::Request, reply: Reply, log: AccessLog) {
     let status = reply.status;
-    site.stats.count(status);
+    site.stats.count(log.route, status);
     respond(request, reply);
     if !log.from_watchdog {
         let AccessLog {
@@ -331,7 +346,7 @@ pub fn dispatch(
         Ok(reply) => reply,
         Err(e) => e.into_reply(),
     };
-    site.stats.count(reply.status);
+    site.stats.count(route.pattern, reply.status);
     reply
 }
 
@@ -343,27 +358,35 @@ fn api(
     query: &str,
     headers: Vec<(String, String)>,
     remote: Option<std::net::IpAddr>,
-) -> Outcome {
-    let reply = |r: Reply| Outcome::Reply(r);
+) -> (&'static str, Outcome) {
     let (route, params) = match site.router.find(method, path) {
         Match::Found(route, params) => (route, params),
         Match::WrongMethod(allowed) => {
-            return reply(
-                ApiError::new(
-                    405,
-                    format!(
-                        "{method} is not allowed on {path}; use {}",
-                        allowed.join(" or ")
-                    ),
-                )
-                .with_header("Allow", allowed.join(", "))
-                .into_reply(),
+            return (
+                NO_ROUTE,
+                Outcome::Reply(
+                    ApiError::new(
+                        405,
+                        format!(
+                            "{method} is not allowed on {path}; use {}",
+                            allowed.join(" or ")
+                        ),
+                    )
+                    .with_header("Allow", allowed.join(", "))
+                    .into_reply(),
+                ),
             )
         }
         Match::NotFound => {
-            return reply(ApiError::not_found(format!("no such endpoint: {path}")).into_reply())
+            return (
+                NO_ROUTE,
+                Outcome::Reply(
+                    ApiError::not_found(format!("no such endpoint: {path}")).into_reply(),
+                ),
+            )
         }
     };
+    let reply = |r: Reply| (route.pattern, Outcome::Reply(r));
     let mut ctx = Ctx {
         params,
         query: parse_query(query),
@@ -397,7 +420,10 @@ fn api(
     }
     match route.lane {
         Lane::Fast => reply(run(&route.handler, &ctx)),
-        lane => Outcome::Queued(lane, route.handler.clone(), Box::new(ctx)),
+        lane => (
+            route.pattern,
+            Outcome::Queued(lane, route.handler.clone(), Box::new(ctx)),
+        ),
     }
 }
 

@@ -170,12 +170,10 @@ impl Info {
 
     /// Prometheus lines: SoC temperature and under-voltage where the board has the
     /// sensors, the daemon's RSS, threads and open fds, weather fetches.
-    pub fn write_metrics(&self, out: &mut String) {
-        let mut gauge = |name: &str, help: &str, value: String| {
-            use std::fmt::Write;
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} gauge");
-            let _ = writeln!(out, "{name} {value}");
+    pub fn write_metrics(&self, out: &mut crate::metrics::Writer) {
+        let mut gauge = |name: &'static str, help: &str, value: String| {
+            out.family(name, crate::metrics::Kind::Gauge, help)
+                .sample(&[], value);
         };
         if let Some(t) = pi::soc_temperature_c() {
             gauge(

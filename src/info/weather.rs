@@ -223,15 +223,14 @@ impl Weather {
     }
 
     /// Prometheus lines: requests sent to the provider.
-    pub fn write_metrics(&self, out: &mut String) {
-        use std::fmt::Write;
+    pub fn write_metrics(&self, out: &mut crate::metrics::Writer) {
         let attempts = self.lock().attempts;
-        let _ = writeln!(
-            out,
-            "# HELP pistack_weather_fetches_total Requests sent to the weather provider."
-        );
-        let _ = writeln!(out, "# TYPE pistack_weather_fetches_total counter");
-        let _ = writeln!(out, "pistack_weather_fetches_total {attempts}");
+        out.family(
+            "pistack_weather_fetches_total",
+            crate::metrics::Kind::Counter,
+            "Requests sent to the weather provider.",
+        )
+        .sample(&[], attempts);
     }
 }
 

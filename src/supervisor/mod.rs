@@ -491,26 +491,24 @@ impl Supervisor {
 
     /// For `/api/health`: the supervisor thread is alive.
     /// Prometheus lines: each program's state (1 for the current one) and restarts.
-    pub fn write_metrics(&self, out: &mut String) {
-        use std::fmt::Write;
+    pub fn write_metrics(&self, out: &mut crate::metrics::Writer) {
+        use crate::metrics::Kind;
         let list = self.list();
-        let _ = writeln!(out, "# TYPE pistack_process_state gauge");
+        let mut f = out.family(
+            "pistack_process_state",
+            Kind::Gauge,
+            "Each program's current state (the sample present is 1).",
+        );
         for p in &list {
-            let name = crate::metrics::label(&p.name);
-            let _ = writeln!(
-                out,
-                "pistack_process_state{{name=\"{name}\",state=\"{}\"}} 1",
-                p.state.as_str()
-            );
+            f.sample(&[("name", &p.name), ("state", p.state.as_str())], 1);
         }
-        let _ = writeln!(out, "# TYPE pistack_process_restarts_total counter");
+        let mut f = out.family(
+            "pistack_process_restarts_total",
+            Kind::Counter,
+            "Restarts the supervisor made on its own (autorestart, retries).",
+        );
         for p in &list {
-            let name = crate::metrics::label(&p.name);
-            let _ = writeln!(
-                out,
-                "pistack_process_restarts_total{{name=\"{name}\"}} {}",
-                p.restarts
-            );
+            f.sample(&[("name", &p.name)], p.restarts);
         }
     }
 
@@ -545,16 +543,17 @@ mod tests {
         let mut seen = Vec::new();
         while seen.len() < 3 {
             match rx.recv_timeout(Duration::from_secs(10)).unwrap() {
-                Event::Process(e) => seen.push((e.from, e.to, e.exit_status)),
+                Event::Process(e) => seen.push((e.from, e.to, e.exit_status, e.expected)),
                 other => panic!("unexpected {other:?}"),
             }
         }
         assert_eq!(
             seen,
             [
-                (State::Stopped, State::Starting, None),
-                (State::Starting, State::Running, None),
-                (State::Running, State::Exited, Some(4)),
+                (State::Stopped, State::Starting, None, None),
+                (State::Starting, State::Running, None, None),
+                // 4 is not in exitcodes (the default [0]): unexpected.
+                (State::Running, State::Exited, Some(4), Some(false)),
             ]
         );
         assert_eq!(sup.events(0, 10).len(), 3);

@@ -41,6 +41,8 @@ pub struct Program {
     pub exit_status: Option<i32>,
     /// Unix time the last process ended (supervisord's `laststop`).
     pub stopped_at: Option<u64>,
+    /// Whether `exitcodes` has the last exit (for rules' `unexpected`).
+    pub exit_expected: Option<bool>,
     /// The message of the last transition.
     pub message: String,
     pub timer: Option<(Instant, Timer)>,
@@ -68,6 +70,7 @@ impl Program {
             started_at: None,
             exit_status: None,
             stopped_at: None,
+            exit_expected: None,
             message: String::new(),
             timer: None,
             killed: false,

@@ -274,6 +274,7 @@ impl Runner {
         p.spawned_at = Instant::now();
         p.started_at = Some(events::now_s());
         p.exit_status = None;
+        p.exit_expected = None;
         p.start_time = process::proc_stat(pid).map(|s| s.start_time).unwrap_or(0);
         let tx = self.tx.clone();
         let waiter = std::thread::Builder::new()
@@ -429,10 +430,11 @@ impl Runner {
     fn publish(&self, p: &mut Program, from: State, to: State, message: String) -> ProcessEvent {
         p.message = message.clone();
         p.seq += 1;
-        let exit_status = if p.pid.is_none() && p.ended_pid.is_some() {
-            p.exit_status
+        let ended = p.pid.is_none() && p.ended_pid.is_some();
+        let (exit_status, expected) = if ended {
+            (p.exit_status, p.exit_expected)
         } else {
-            None
+            (None, None)
         };
         let event = ProcessEvent {
             name: p.name.clone(),
@@ -440,6 +442,7 @@ impl Runner {
             to,
             pid: p.pid.or(p.ended_pid),
             exit_status,
+            expected,
             message,
         };
         // Pushed while the records are locked: whoever the change wakes finds it.
@@ -538,12 +541,14 @@ fn ended(p: &mut Program, pid: u32, exit: Exit, at: Instant) -> Event {
     p.ended_pid = Some(pid);
     p.exit_status = exit.status();
     p.stopped_at = Some(events::now_s());
+    let expected = exit.expected(&p.config.exitcodes);
+    p.exit_expected = Some(expected);
     let mut how = exit.describe();
     if p.killed && exit == Exit::Signal(libc::SIGKILL) {
         how = format!("{how} after stopwaitsecs ({} s)", p.config.stopwaitsecs);
     }
     Event::Exited {
-        expected: exit.expected(&p.config.exitcodes),
+        expected,
         how,
         lived: at.saturating_duration_since(p.spawned_at),
     }

@@ -3,6 +3,8 @@
 //! removes its folder.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

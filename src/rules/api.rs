@@ -1,0 +1,41 @@
+//! `/api/rules...`: a thin layer over [`Rules`] (docs/api.md, "Rules").
+
+use super::Rules;
+use crate::auth::Level;
+use crate::http::reply::Reply;
+use crate::http::router::{Access, Route};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+const USER: Access = Access::AtLeast(Level::User);
+
+pub fn routes(rules: Arc<Rules>) -> Vec<Route> {
+    let (list, events) = (rules.clone(), rules);
+    vec![
+        Route::new("GET", "/api/rules", USER, "Every rule with its trigger, counts, last firing and last error", move |_| {
+            Ok(Reply::ok(&list.list()))
+        }),
+        Route::new(
+            "GET",
+            "/api/rules/events",
+            USER,
+            "Rule firings, suppressions, drops and failed actions, oldest first: ?after=SEQ&limit=N (default 100, at most 1000); a bounded ring",
+            move |ctx| {
+                let after = ctx.query_u64("after", 0, u64::MAX)?;
+                let limit = ctx.query_u64("limit", 100, 1000)? as usize;
+                let list: Vec<Value> = events
+                    .events(after, limit)
+                    .into_iter()
+                    .map(|e| {
+                        let mut v = json!({"seq": e.seq, "time": e.time});
+                        if let (Some(obj), Ok(Value::Object(ev))) = (v.as_object_mut(), serde_json::to_value(&e.event)) {
+                            obj.extend(ev);
+                        }
+                        v
+                    })
+                    .collect();
+                Ok(Reply::ok(&list))
+            },
+        ),
+    ]
+}
