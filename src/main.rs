@@ -2,6 +2,7 @@
 //! the subsystems together; each subsystem lives in its own module (see README,
 //! "Map of the code").
 
+mod audit;
 mod auth;
 mod cli;
 mod config;
@@ -128,10 +129,12 @@ fn router(
     metrics.add(Box::new(move |out| g.write_metrics(out)));
 
     let docs = Arc::new(OnceLock::new());
+    let audit = Arc::new(audit::Audit::new());
     let mut routes = health::routes(Arc::new(health), docs.clone());
-    routes.extend(auth::api::routes(auth.clone()));
-    routes.extend(supervisor::api::routes(supervisor.clone()));
-    routes.extend(gpio::api::routes(gpio.clone()));
+    routes.extend(auth::api::routes(auth.clone(), audit.clone()));
+    routes.extend(supervisor::api::routes(supervisor.clone(), audit.clone()));
+    routes.extend(gpio::api::routes(gpio.clone(), audit.clone()));
+    routes.push(audit::route(audit));
     routes.push(metrics::route(Arc::new(metrics), &config.metrics));
     let router = http::router::Router::new(routes);
     let _ = docs.set(health::documents(router.routes()));

@@ -40,6 +40,8 @@ const EVENT_RING: usize = 1000;
 pub enum Error {
     /// No program has this name (404).
     NoSuchProgram(String),
+    /// No program is in this group (404).
+    NoSuchGroup(String),
     /// Start while it is STARTING, RUNNING or BACKOFF (409).
     AlreadyRunning { name: String, state: State },
     /// Start while it is STOPPING (409).
@@ -69,6 +71,10 @@ impl std::fmt::Display for Error {
             Error::NoSuchProgram(name) => write!(
                 f,
                 "no program named {name:?}; GET /api/supervisor/processes lists them"
+            ),
+            Error::NoSuchGroup(group) => write!(
+                f,
+                "no program is in group {group:?}; GET /api/supervisor/processes shows each one's group"
             ),
             Error::AlreadyRunning { name, state } => write!(
                 f,
@@ -281,6 +287,74 @@ impl Supervisor {
             Err(e) => return Err(e),
         }
         self.start_program(name, true)
+    }
+
+    /// The indices of the programs of `group`, in priority order.
+    fn group_indices(&self, group: &str) -> Result<Vec<usize>, Error> {
+        let found: Vec<usize> = (self.shared.programs().iter().enumerate())
+            .filter(|(_, p)| p.group == group)
+            .map(|(i, _)| i)
+            .collect();
+        if found.is_empty() {
+            return Err(Error::NoSuchGroup(group.to_string()));
+        }
+        Ok(found)
+    }
+
+    fn infos(&self, indices: &[usize]) -> Vec<ProcessInfo> {
+        let programs = self.shared.programs();
+        indices.iter().map(|&i| programs[i].info()).collect()
+    }
+
+    /// `supervisorctl start group:*`: start every program of `group` that is not
+    /// already running, in priority order; with `wait`, answer once each has left
+    /// STARTING (they wait out `startsecs` side by side, not one after another).
+    pub fn start_group(&self, group: &str, wait: bool) -> Result<Vec<ProcessInfo>, Error> {
+        let indices = self.group_indices(group)?;
+        let mut started = Vec::new();
+        for &i in &indices {
+            match self.request(i, Request::Start) {
+                Ok(seq) => started.push((i, seq)),
+                Err(Error::AlreadyRunning { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if wait {
+            for (i, seq) in started {
+                let limit = Duration::from_secs(self.shared.programs()[i].config.startsecs + 30);
+                self.wait_for(i, limit, |p| {
+                    p.seq != seq || p.machine.state != State::Starting
+                });
+            }
+        }
+        Ok(self.infos(&indices))
+    }
+
+    /// `supervisorctl stop group:*`: stop every running program of `group`, in
+    /// reverse priority order; with `wait`, answer once each has stopped.
+    pub fn stop_group(&self, group: &str, wait: bool) -> Result<Vec<ProcessInfo>, Error> {
+        let indices = self.group_indices(group)?;
+        let mut stopping = Vec::new();
+        for &i in indices.iter().rev() {
+            match self.request(i, Request::Stop) {
+                Ok(_) => stopping.push(i),
+                Err(Error::NotRunning { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if wait {
+            for i in stopping {
+                let limit = Duration::from_secs(self.shared.programs()[i].config.stopwaitsecs + 30);
+                self.wait_for(i, limit, |p| p.machine.state != State::Stopping);
+            }
+        }
+        Ok(self.infos(&indices))
+    }
+
+    /// `supervisorctl restart group:*`: stop the group, then start all of it.
+    pub fn restart_group(&self, group: &str) -> Result<Vec<ProcessInfo>, Error> {
+        self.stop_group(group, true)?;
+        self.start_group(group, true)
     }
 
     /// Send `sig` to the program's process group.
