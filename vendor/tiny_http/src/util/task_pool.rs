@@ -69,7 +69,12 @@ impl TaskPool {
     pub fn spawn(&self, code: Box<dyn FnMut() + Send>) {
         let mut queue = self.sharing.todo.lock().unwrap();
 
-        if self.sharing.waiting_tasks.load(Ordering::Acquire) == 0 {
+        // pistack patch: a task may be queued only for an idle thread that no
+        // queued task has claimed yet. Comparing with zero alone lost tasks: two
+        // connections arriving together both saw the one idle thread, both were
+        // queued, the thread took the first (a keep-alive connection, held for
+        // seconds) and the second waited until some thread became free.
+        if self.sharing.waiting_tasks.load(Ordering::Acquire) <= queue.len() {
             self.add_thread(Some(code));
         } else {
             queue.push_back(code);
