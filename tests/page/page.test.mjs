@@ -139,10 +139,11 @@ async function api(method, path, body, token) {
   return { status: res.status, json, text, headers: res.headers };
 }
 
-async function rootToken() {
+/** A request as root from outside the page, with a fresh login (tokens live ACCESS_TTL_S). */
+async function asRoot(method, path, body) {
   const r = await api("POST", "/api/auth/session/login", { name: "root", password: PASSWORD });
   assert.equal(r.status, 200, r.text);
-  return r.json.access_token;
+  return api(method, path, body, r.json.access_token);
 }
 
 const loc = (sel) => page.locator(sel);
@@ -205,7 +206,6 @@ async function axe() {
 
 describe("the dashboard", { timeout: 300_000 }, () => {
   let version;
-  let root; // a root token from outside the page
 
   before(async () => {
     try {
@@ -267,7 +267,6 @@ describe("the dashboard", { timeout: 300_000 }, () => {
       if (req.url().startsWith("blob:")) return;
       problems.push({ kind: "requestfailed", text: `${req.url()}: ${req.failure()?.errorText}`, expected: false });
     });
-    root = await rootToken();
   });
 
   after(async () => {
@@ -337,7 +336,7 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     await waitState("heartbeat", "RUNNING");
     await waitState("markup", "RUNNING");
     assert.equal(await stateOf("ticker"), "STOPPED");
-    const groups = await loc("tr.group th").allTextContents();
+    const groups = await loc("tr.group .gname").allTextContents();
     assert.deepEqual(groups, ["group demo", "group lab"]);
     assert.equal(await text('tr[data-name="markup"] .sub'), MARKUP);
     assert.equal(await loc("#view-processes img").count(), 0, "no element made from the description");
@@ -359,7 +358,8 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     assert.equal(await text('tr[data-name="heartbeat"] td:nth-child(3)'), "—", "no pid once stopped");
     await loc('button[aria-label="start ticker"]').click(); // startsecs 2
     await loc('tr[data-name="ticker"] progress').waitFor({ state: "visible" });
-    assert.equal(await stateOf("ticker"), "STARTING");
+    await waitState("ticker", "STARTING");
+    assert.ok(await loc('tr[data-name="ticker"] progress').isVisible(), "progress while the start waits out startsecs");
     await waitState("ticker", "RUNNING");
     await loc('tr[data-name="ticker"] progress').waitFor({ state: "detached" });
     assert.match(await text("#view-processes .status"), /ticker: start done/);
@@ -370,12 +370,12 @@ describe("the dashboard", { timeout: 300_000 }, () => {
 
   test("restart a group: every member gets a new process", async () => {
     const from = problems.length;
-    const before = (await api("GET", "/api/supervisor/processes", undefined, root)).json;
+    const before = (await asRoot("GET", "/api/supervisor/processes")).json;
     const pid = (n) => before.find((p) => p.name === n).pid;
     await loc('button[aria-label="restart group demo"]').click();
     await loc("tr.group .progress:not([hidden])").first().waitFor({ state: "visible" });
     await until(() => /group demo: restart done/.test(document.querySelector("#view-processes .status").textContent));
-    const after = (await api("GET", "/api/supervisor/processes", undefined, root)).json;
+    const after = (await asRoot("GET", "/api/supervisor/processes")).json;
     for (const n of ["heartbeat", "ticker"]) {
       const p = after.find((x) => x.name === n);
       assert.equal(p.state, "RUNNING", n);
@@ -418,14 +418,14 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     await until(() => document.querySelector('tr[data-pin="LED"] .badge')?.textContent === "0");
     await loc('button[aria-label="toggle LED"]').click();
     await until(() => document.querySelector('tr[data-pin="LED"] .badge')?.textContent === "1");
-    assert.equal((await api("GET", "/api/io/gpio/LED", undefined, root)).json.value, 1, "the daemon agrees");
+    assert.equal((await asRoot("GET", "/api/io/gpio/LED")).json.value, 1, "the daemon agrees");
     await loc('button[aria-label="set LED to 0"]').click();
     await until(() => document.querySelector('tr[data-pin="LED"] .badge')?.textContent === "0");
     assert.equal(await value("LED"), "0");
     assert.equal(await loc('button[aria-label="toggle BUTTON"]').count(), 0, "no output controls on an input");
     // A press of the button, from outside the page (the sim backend's injection).
     for (const level of [0, 1]) {
-      const r = await api("PUT", "/api/io/sim/gpio/BUTTON", { level }, root);
+      const r = await asRoot("PUT", "/api/io/sim/gpio/BUTTON", { level });
       assert.equal(r.status, 200, r.text);
     }
     await until(() => /BUTTON/.test(document.querySelector("#view-gpio .edges").textContent));
@@ -481,7 +481,7 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     const from = problems.length;
     await logOut();
     await logIn("viewer", "viewer-password");
-    await loc("#view-overview").waitFor({ state: "visible" });
+    await loc("#nav").waitFor({ state: "visible" });
     assert.equal(await text("#me-level"), "User");
     const nav = await loc("#nav-list a").allTextContents();
     assert.deepEqual(nav, ["Overview", "History", "Processes", "GPIO", "Events", "Rules", "Users", "API docs"]);
@@ -506,7 +506,7 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     await page.evaluate(() => import("/js/views/processes.js").then((m) => m.default.act("stop", "ticker")));
     await until(() => /stop ticker: Not allowed: .*needs level Admin/.test(document.querySelector("#view-processes .status").textContent));
     expected.delete("403 /api/supervisor/processes/ticker/stop");
-    assert.equal((await api("GET", "/api/supervisor/processes/ticker", undefined, root)).json.state, "RUNNING");
+    assert.equal((await asRoot("GET", "/api/supervisor/processes/ticker")).json.state, "RUNNING");
     assert.deepEqual(unexpectedProblems(from), []);
   });
 
@@ -543,7 +543,7 @@ describe("the dashboard", { timeout: 300_000 }, () => {
   test("/api/docs renders the OpenAPI document and tries a GET with the logged-in token", async () => {
     const from = problems.length;
     await logIn("root", PASSWORD);
-    await loc("#view-overview").waitFor({ state: "visible" });
+    await loc("#nav").waitFor({ state: "visible" });
     const redirect = await api("GET", "/api/docs");
     assert.equal(redirect.status, 302);
     assert.equal(redirect.headers.get("location"), "/docs.html");
@@ -592,6 +592,7 @@ describe("the dashboard", { timeout: 300_000 }, () => {
       for (const v of await axe()) found.push({ view: "login", scheme, ...v });
     }
     await page.emulateMedia({ colorScheme: "light" });
+    if (found.length) console.error(`axe:\n${JSON.stringify(found, null, 1)}`);
     assert.deepEqual(found, []);
     assert.deepEqual(unexpectedProblems(from), []);
   });

@@ -9,7 +9,7 @@ function tryIt(path, op) {
   const params = (op.parameters || []).filter((p) => p.in === "path");
   const inputs = params.map((p) => h("input", { name: p.name, required: true, "aria-label": `${p.name} (path parameter)`, placeholder: p.name }));
   const query = h("input", { name: "query", placeholder: "query, e.g. limit=10", "aria-label": "query string" });
-  const out = h("pre.log", { tabindex: "0", "aria-label": "answer", hidden: true });
+  const out = h("pre.log", { tabindex: "0", role: "region", "aria-label": "answer", hidden: true });
   const form = h("form.toolbar", inputs, query, h("button.small", { type: "submit" }, "try it"), out);
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -51,7 +51,7 @@ function schemas(doc) {
   const all = doc.components?.schemas || {};
   const names = Object.keys(all);
   if (!names.length) return null;
-  return [h("h2", "Schemas"), names.map((n) => h("details.op", h("summary", h("code", n)), h("pre.log", JSON.stringify(all[n], null, 2))))];
+  return [h("h2", "Schemas"), names.map((n) => h("details.op", h("summary", h("code", n)), h("pre.log", { tabindex: "0" }, JSON.stringify(all[n], null, 2))))];
 }
 
 async function start() {

@@ -109,6 +109,7 @@ export function sparkline(values, label) {
 export function table(caption, headers, rows) {
   return h(
     "div.scroll",
+    { tabindex: "0" },
     h(
       "table",
       caption ? h("caption.sr", caption) : null,

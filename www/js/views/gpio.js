@@ -33,8 +33,8 @@ function build(pins) {
     } else if (sim && p.direction === "in") {
       act.append(
         h("span.hint", "sim level "),
-        h("button.small.ghost", { type: "button", "data-act": "sim0", "data-pin": p.name, "aria-label": `sim: drive ${p.name} low` }, "0"),
-        h("button.small.ghost", { type: "button", "data-act": "sim1", "data-pin": p.name, "aria-label": `sim: drive ${p.name} high` }, "1"),
+        h("button.small.ghost", { type: "button", "data-act": "sim0", "data-pin": p.name, "aria-label": `sim: set ${p.name} to 0` }, "0"),
+        h("button.small.ghost", { type: "button", "data-act": "sim1", "data-pin": p.name, "aria-label": `sim: set ${p.name} to 1` }, "1"),
       );
     }
     const tr = h(
@@ -55,7 +55,7 @@ function build(pins) {
   if (admin) cols.push("Actions");
   fill(
     root.querySelector(".pins"),
-    h("div.scroll", h("table", h("caption.sr", "GPIO pins"), h("thead", h("tr", cols.map((c) => h("th", { scope: "col" }, c)))), body)),
+    h("div.scroll", { tabindex: "0" }, h("table", h("caption.sr", "GPIO pins"), h("thead", h("tr", cols.map((c) => h("th", { scope: "col" }, c)))), body)),
   );
 }
 

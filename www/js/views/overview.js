@@ -48,6 +48,7 @@ function network(n) {
   ]);
   return h(
     "div.scroll",
+    { tabindex: "0" },
     h(
       "table",
       h("caption.sr", "Network interfaces"),

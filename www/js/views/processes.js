@@ -50,7 +50,7 @@ function build(list) {
     body.append(
       h(
         "tr.group",
-        h("th", { scope: "rowgroup", colspan: String(admin ? cols.length - 1 : cols.length) }, `group ${group}`, gprog),
+        h("th", { scope: "rowgroup", colspan: String(admin ? cols.length - 1 : cols.length) }, h("span.gname", `group ${group}`), gprog),
         admin ? h("td.actions", gb) : null,
       ),
     );
@@ -74,7 +74,7 @@ function build(list) {
     }
   }
   const t = h("table.procs", h("caption.sr", "Programs by group"), h("thead", h("tr", cols.map((c) => h("th", { scope: "col" }, c)))), body);
-  fill(root.querySelector(".procs-box"), h("div.scroll", t));
+  fill(root.querySelector(".procs-box"), h("div.scroll", { tabindex: "0" }, t));
   if (admin) buildLog(list);
 }
 
@@ -178,7 +178,7 @@ function buildLog(list) {
   const search = h("input", { type: "search", id: "log-search", placeholder: "search" });
   const download = h("button.small", { type: "button", id: "log-download" }, "download");
   const info = h("span.hint", { id: "log-info", role: "status" });
-  const text = h("pre.log", { id: "log-text", tabindex: "0", "aria-label": "log text" });
+  const text = h("pre.log", { id: "log-text", tabindex: "0", role: "region", "aria-label": "log text" });
   log = { program, stream, size, follow, search, info, text, body: "", timer: 0 };
   const lbl = (t, el) => h("label.inline", t, " ", el);
   fill(

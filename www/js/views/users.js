@@ -143,6 +143,7 @@ const view = {
       box,
       h(
         "div.scroll",
+        { tabindex: "0" },
         h("table", { id: "users-table" }, h("caption.sr", "Users"), h("thead", h("tr", ["Name", "Level", "Created", "Actions"].map((c) => h("th", { scope: "col" }, c)))), h("tbody", users.map(row))),
       ),
     );
