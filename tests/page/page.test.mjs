@@ -11,11 +11,12 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { accessSync, constants, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
 import { chromium } from "playwright-core";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -287,6 +288,14 @@ describe("the dashboard", { timeout: 300_000 }, () => {
       console.error("browser messages:\n" + problems.map((p) => `  ${p.expected ? "(expected) " : ""}${p.kind}: ${p.text} ${p.url ?? ""}`).join("\n"));
     }
     if (errors.length) throw errors[0];
+  });
+
+  test("the whole page (every file of www/) is at most 60 KB gzipped", () => {
+    const files = readdirSync(join(REPO, "www"), { recursive: true, withFileTypes: true }).filter((f) => f.isFile() && !f.name.endsWith(".gz"));
+    const total = files.reduce((n, f) => n + gzipSync(readFileSync(join(f.parentPath ?? f.path, f.name)), { level: 9 }).length, 0);
+    console.error(`page weight: ${files.length} files, ${total} bytes gzipped`);
+    assert.ok(files.length > 5, "the files were found");
+    assert.ok(total <= 60 * 1024, `${total} bytes gzipped`);
   });
 
   test("loads under its CSP with the health badge and the login form, and no console errors", async () => {

@@ -58,10 +58,10 @@ function build(list) {
       const cells = {
         name: h("td.name"),
         state: h("td"),
-        pid: h("td.num"),
-        uptime: h("td.num"),
-        restarts: h("td.num"),
-        exit: h("td.num"),
+        pid: h("td.num", { "data-label": "pid" }),
+        uptime: h("td.num", { "data-label": "up" }),
+        restarts: h("td.num", { "data-label": "restarts" }),
+        exit: h("td.num", { "data-label": "exit" }),
         message: h("td.message"),
       };
       const buttons = admin ? actionButtons("p", p.name) : [];
@@ -75,7 +75,10 @@ function build(list) {
   }
   const t = h("table.procs", h("caption.sr", "Programs by group"), h("thead", h("tr", cols.map((c) => h("th", { scope: "col" }, c)))), body);
   fill(root.querySelector(".procs-box"), h("div.scroll", { tabindex: "0" }, t));
-  if (admin) buildLog(list);
+  if (admin) {
+    buildLog(list);
+    loadLog();
+  }
 }
 
 function update(p) {
