@@ -322,6 +322,25 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     assert.deepEqual(unexpectedProblems(from), []);
   });
 
+  test("repeated wrong passwords are throttled: the form says how long to wait (Retry-After)", async () => {
+    const from = problems.length;
+    expected.add("401 /api/auth/session/login");
+    expected.add("429 /api/auth/session/login");
+    let said = "";
+    for (let i = 0; i < 8 && !/Too many/.test(said); i++) {
+      const answer = page.waitForResponse((r) => r.url().endsWith("/api/auth/session/login"));
+      await logIn("ghost", `wrong-password-${i}`);
+      const status = (await answer).status();
+      await until(() => document.getElementById("login-error").textContent !== "" && !document.querySelector("#login button").disabled);
+      said = await text("#login-error");
+      assert.ok(status === 401 || status === 429, `status ${status}`);
+    }
+    assert.match(said, /^Too many attempts: wait \d+ s before trying again \(too many failed logins; try again in \d+ s\)\.$/);
+    expected.delete("401 /api/auth/session/login");
+    expected.delete("429 /api/auth/session/login");
+    assert.deepEqual(unexpectedProblems(from), []);
+  });
+
   test("root logs in and sees the overview: each subsystem's health, info not in this version", async () => {
     const from = problems.length;
     await logIn("root", PASSWORD);

@@ -25,8 +25,8 @@ export function explain(e) {
   if (e.status === 401) return `Not logged in or the session ended: ${e.message}. Log in again.`;
   if (e.status === 403) return `Not allowed: ${e.message}`;
   if (e.status === 429) {
-    const wait = e.retryAfter ? ` Try again in ${e.retryAfter} s.` : "";
-    return `Too many attempts: ${e.message}.${wait}`;
+    const wait = e.retryAfter ? `wait ${e.retryAfter} s before trying again` : "wait a while before trying again";
+    return `Too many attempts: ${wait} (${e.message}).`;
   }
   return e.message;
 }
