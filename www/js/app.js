@@ -82,7 +82,7 @@ async function tick() {
   if (view === current && view.interval) pollTimer = setTimeout(tick, view.interval);
 }
 
-function route() {
+function route(ev) {
   if (!api.loggedIn()) return;
   const id = location.hash.slice(1) || "overview";
   const view = VIEWS.find((v) => v.id === id) || overview;
@@ -108,6 +108,8 @@ function route() {
     }
   }
   document.title = `${view.title} · pistack`;
+  // Keyboard and screen-reader users land on the view they chose.
+  if (ev?.type === "hashchange") section.querySelector("h2").focus({ preventScroll: true });
   if (!blocked(view)) tick();
   else clearTimeout(pollTimer);
 }
