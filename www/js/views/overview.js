@@ -16,7 +16,7 @@ function pairs(rows) {
 
 function voltage(v) {
   if (v === "ok") return badge("ok", "good");
-  if (v === undefined || v === null || v === "unsupported") return badge("unsupported on this board", "muted");
+  if (v === undefined || v === null || v === "unsupported") return badge("unsupported", "muted");
   return badge(String(v), "bad");
 }
 
@@ -68,7 +68,7 @@ function weather(w) {
       ["Observed", dash(w.observed_at)],
       ["Fetched", `${time(w.fetched_at)}${w.cached ? " (cached)" : ""}`],
     ]),
-    h("p.hint", "Weather data by ", h("a", { href: "https://open-meteo.com/", rel: "noreferrer" }, "Open-Meteo.com"), " (CC BY 4.0)."),
+    h("p.hint", `${w.attribution || "Weather data by Open-Meteo.com (CC BY 4.0)"} · `, h("a", { href: "https://open-meteo.com/", rel: "noreferrer" }, "open-meteo.com")),
   ];
 }
 
