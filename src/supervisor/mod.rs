@@ -475,4 +475,55 @@ mod tests {
         assert!(sup.check().is_err(), "the thread has ended");
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn group_actions_reach_every_member_and_only_them() {
+        let dir = std::env::temp_dir().join(format!("pistack-sup-group-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let sleeper = |group: Option<&str>| ProgramConfig {
+            command: vec!["sleep".into(), "1000".into()],
+            group: group.map(str::to_string),
+            startsecs: 0,
+            autostart: false,
+            ..ProgramConfig::default()
+        };
+        let programs = BTreeMap::from([
+            ("a".to_string(), sleeper(Some("g"))),
+            ("b".to_string(), sleeper(Some("g"))),
+            ("c".to_string(), sleeper(None)),
+        ]);
+        let sup = Supervisor::start(&programs, &dir, Arc::new(Bus::new())).unwrap();
+        let states = |list: Vec<ProcessInfo>| -> Vec<(String, State)> {
+            list.into_iter().map(|p| (p.name, p.state)).collect()
+        };
+        let both = |s: State| vec![("a".to_string(), s), ("b".to_string(), s)];
+        assert_eq!(
+            states(sup.start_group("g", true).unwrap()),
+            both(State::Running)
+        );
+        assert_eq!(sup.get("c").unwrap().state, State::Stopped);
+        assert_eq!(
+            states(sup.start_group("g", true).unwrap()),
+            both(State::Running),
+            "members already running are skipped, not refused"
+        );
+        assert_eq!(
+            states(sup.restart_group("g").unwrap()),
+            both(State::Running)
+        );
+        assert_eq!(
+            states(sup.stop_group("g", true).unwrap()),
+            both(State::Stopped)
+        );
+        assert!(matches!(
+            sup.start_group("nope", true),
+            Err(Error::NoSuchGroup(_))
+        ));
+        assert!(
+            matches!(sup.stop_group("a", true), Err(Error::NoSuchGroup(_))),
+            "a program's name is not its group's"
+        );
+        sup.shutdown();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
