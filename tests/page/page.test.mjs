@@ -492,7 +492,7 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     assert.deepEqual(unexpectedProblems(from), []);
   });
 
-  test("create a User from the users view", async () => {
+  test("users: create a User; Root changes a level and deletes", async () => {
     const from = problems.length;
     await show("users");
     await loc("#users-table tbody tr").first().waitFor();
@@ -502,6 +502,20 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     await loc('#create-user button[type="submit"]').click();
     await until(() => /Created viewer \(User\)/.test(document.querySelector("#create-user").textContent));
     await until(() => /viewer/.test(document.getElementById("users-table").textContent));
+    // Root changes a level and deletes (a second click confirms).
+    const r = await asRoot("POST", "/api/auth/users", { name: "temp", password: "temp-password", level: "Admin" });
+    assert.equal(r.status, 201, r.text);
+    await show("overview");
+    await show("users");
+    await loc('select[aria-label="level of temp"]').selectOption("User");
+    await until(() => /temp: level User/.test(document.querySelector("#view-users").textContent));
+    const users = async () => (await asRoot("GET", "/api/auth/users")).json;
+    assert.equal((await users()).find((u) => u.name === "temp").level, "User");
+    await loc('button[aria-label="delete temp"]').click();
+    assert.equal(await text('button[aria-label="delete temp"]'), "really delete?");
+    await loc('button[aria-label="delete temp"]').click();
+    await until(() => /Deleted temp\./.test(document.querySelector("#view-users").textContent));
+    assert.equal((await users()).some((u) => u.name === "temp"), false);
     assert.deepEqual(unexpectedProblems(from), []);
   });
 
