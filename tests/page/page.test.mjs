@@ -610,6 +610,32 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     assert.deepEqual(unexpectedProblems(from), []);
   });
 
+  test("polling stops while the tab is hidden and resumes when it is shown", async () => {
+    const from = problems.length;
+    await show("processes"); // polls every 3 s
+    await waitState("heartbeat", "RUNNING");
+    const seen = [];
+    const count = (req) => req.url().includes("/api/") && seen.push(req.url());
+    page.on("request", count);
+    // What the browser says when the tab goes to the background.
+    await page.evaluate(() => {
+      Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+      document.dispatchEvent(new Event("visibilitychange"));
+    });
+    seen.length = 0;
+    await page.waitForTimeout(7000); // two polling intervals, and the token's refresh time
+    const whileHidden = seen.filter((u) => !u.endsWith("/api/auth/session/refresh"));
+    assert.deepEqual(whileHidden, [], "no polling while hidden");
+    const polled = page.waitForRequest((r) => r.url().endsWith("/api/supervisor/processes"), { timeout: 2000 });
+    await page.evaluate(() => {
+      delete document.hidden;
+      document.dispatchEvent(new Event("visibilitychange"));
+    });
+    await polled; // at once, not at the next interval
+    page.off("request", count);
+    assert.deepEqual(unexpectedProblems(from), []);
+  });
+
   test("every view: axe finds nothing serious; screenshots at phone and desktop, light and dark", async () => {
     const from = problems.length;
     const found = [];

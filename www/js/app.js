@@ -75,9 +75,12 @@ async function tick() {
   if (!view || document.hidden || !api.loggedIn()) return;
   try {
     await view.refresh();
-    view.status && say(view.status, "");
+    // Clear only what a failed poll said; an action's result stays until the next action.
+    if (view.pollFailed) say(view.status, "");
+    view.pollFailed = false;
   } catch (e) {
-    if (view.status) say(view.status, api.explain(e));
+    say(view.status, api.explain(e));
+    view.pollFailed = true;
   }
   if (view === current && view.interval) pollTimer = setTimeout(tick, view.interval);
 }
