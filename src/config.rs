@@ -5,14 +5,16 @@
 //! column; `validate` then checks what types cannot say and names the key path.
 
 pub use crate::auth::config::AuthConfig;
+pub use crate::email::config::{EmailConfig, SmtpConfig};
 use crate::gpio::config::{Edge, GpioConfig};
+pub use crate::http::config::HttpConfig;
+pub use crate::info::config::InfoConfig;
 use crate::metrics::MetricsConfig;
 use crate::supervisor::config::ProgramConfig;
 use crate::supervisor::state::State;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub const DEFAULT_PATH: &str = "/etc/pistack/pistack.json";
@@ -47,106 +49,8 @@ impl Default for Config {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HttpConfig {
-    pub bind: String,
-    pub workers: usize,
-    pub max_body_bytes: usize,
-    pub www_dir: PathBuf,
-    /// TLS is not built into this binary yet; only `null` is accepted.
-    pub tls: Option<serde_json::Value>,
-    /// A connection that sends or takes nothing for this long is closed.
-    pub idle_timeout_s: u64,
-    /// Connections open at once; more are closed as they arrive.
-    pub max_connections: usize,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig {
-            bind: "0.0.0.0:8080".into(),
-            workers: 4,
-            max_body_bytes: 64 * 1024,
-            www_dir: "/usr/share/pistack/www".into(),
-            tls: None,
-            idle_timeout_s: 30,
-            max_connections: 1024,
-        }
-    }
-}
-
-// The `email` and `info` sections and `rules` are parsed and checked here, and
-// not used yet: their subsystems do not exist. Each moves to its subsystem's
-// `config.rs` (as gpio and programs have) when that subsystem is written.
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct EmailConfig {
-    pub smtp: Option<SmtpConfig>,
-    pub from: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SmtpConfig {
-    pub host: String,
-    pub port: u16,
-    pub security: SmtpSecurity,
-    pub username: Option<String>,
-    pub password_file: Option<PathBuf>,
-    pub timeout_s: u64,
-}
-
-impl Default for SmtpConfig {
-    fn default() -> Self {
-        SmtpConfig {
-            host: "localhost".into(),
-            port: 25,
-            security: SmtpSecurity::None,
-            username: None,
-            password_file: None,
-            timeout_s: 10,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum SmtpSecurity {
-    #[default]
-    None,
-    Starttls,
-    Tls,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct InfoConfig {
-    pub weather: Option<WeatherConfig>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct WeatherConfig {
-    pub url: String,
-    pub name: String,
-    pub latitude: f64,
-    pub longitude: f64,
-    pub cache_s: u64,
-}
-
-impl Default for WeatherConfig {
-    fn default() -> Self {
-        WeatherConfig {
-            url: "https://api.open-meteo.com/v1/forecast".into(),
-            name: "Warsaw".into(),
-            latitude: 52.23,
-            longitude: 21.01,
-            cache_s: 600,
-        }
-    }
-}
+// `rules` are parsed and checked here, and not run yet: the rules subsystem
+// does not exist. Their types move to its `config.rs` when it is written.
 
 /// Why the configuration file could not be used. Shown (with `Display`) as one
 /// line per problem, each starting with the file's path as compilers do, so that
@@ -315,13 +219,13 @@ impl Config {
         if let Some(p) = self.auth.secret_file.as_mut() {
             absolute(base, p);
         }
-        if let Some(p) = self
-            .email
-            .smtp
-            .as_mut()
-            .and_then(|s| s.password_file.as_mut())
-        {
-            absolute(base, p);
+        if let Some(smtp) = self.email.smtp.as_mut() {
+            for p in [&mut smtp.password_file, &mut smtp.ca_file]
+                .into_iter()
+                .flatten()
+            {
+                absolute(base, p);
+            }
         }
         for program in self.programs.values_mut() {
             if let Some(p) = program.directory.as_mut() {
@@ -333,52 +237,14 @@ impl Config {
     /// Everything serde cannot check, each problem naming its key path.
     pub fn validate(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        if self.http.bind.parse::<SocketAddr>().is_err() {
-            problems.push(format!(
-                "http.bind: {:?} is not an address:port such as 0.0.0.0:8080",
-                self.http.bind
-            ));
-        }
-        if !(1..=64).contains(&self.http.workers) {
-            problems.push("http.workers: must be 1 to 64".into());
-        }
-        if self.http.max_body_bytes < 1024 {
-            problems.push("http.max_body_bytes: must be at least 1024".into());
-        }
-        if self.http.tls.as_ref().is_some_and(|t| !t.is_null()) {
-            problems.push(
-                "http.tls: this build has no TLS; put a TLS proxy in front or leave it null".into(),
-            );
-        }
-        if self.http.idle_timeout_s == 0 {
-            problems.push("http.idle_timeout_s: must be above 0".into());
-        }
-        if self.http.max_connections < 8 {
-            problems.push("http.max_connections: must be at least 8".into());
-        }
+        problems.extend(self.http.validate());
         problems.extend(self.auth.validate());
         for (name, program) in &self.programs {
             problems.extend(crate::supervisor::config::validate(name, program));
         }
         problems.extend(self.gpio.validate());
-        if let Some(smtp) = &self.email.smtp {
-            if smtp.host.is_empty() {
-                problems.push("email.smtp.host: must not be empty".into());
-            }
-        }
-        if let Some(from) = &self.email.from {
-            if !from.contains('@') {
-                problems.push(format!("email.from: {from:?} is not an e-mail address"));
-            }
-        }
-        if let Some(w) = &self.info.weather {
-            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
-                problems.push("info.weather.url: must start with http:// or https://".into());
-            }
-            if !(-90.0..=90.0).contains(&w.latitude) || !(-180.0..=180.0).contains(&w.longitude) {
-                problems.push("info.weather.latitude/longitude: out of range".into());
-            }
-        }
+        problems.extend(self.email.validate());
+        problems.extend(crate::info::config::validate(&self.info));
         for (i, rule) in self.rules.iter().enumerate() {
             problems.extend(validate_rule(i, rule, self));
         }

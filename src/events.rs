@@ -17,6 +17,13 @@ pub fn now_s() -> u64 {
         .unwrap_or(0)
 }
 
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 /// A process changed state (supervisord's PROCESS_STATE events).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ProcessEvent {

@@ -56,13 +56,16 @@ const ABSENT: &str = "not available in this version";
 
 enum ServiceState {
     Ok,
-    Absent,
+    /// Not built, or not configured: said, but not a fault of the daemon.
+    Absent(String),
     Degraded(String),
 }
 
 pub struct Health {
     started: Instant,
     checks: Vec<(Service, Check)>,
+    /// Services present in this build but switched off by the config, and why.
+    off: Vec<(Service, String)>,
 }
 
 impl Health {
@@ -70,6 +73,7 @@ impl Health {
         Health {
             started: Instant::now(),
             checks: Vec::new(),
+            off: Vec::new(),
         }
     }
 
@@ -78,12 +82,19 @@ impl Health {
         self.checks.push((service, check));
     }
 
+    /// A service the config leaves off (e.g. no SMTP relay): reported with
+    /// `reason` instead of "not available", and not counted as degraded.
+    pub fn off(&mut self, service: Service, reason: impl Into<String>) {
+        self.off.push((service, reason.into()));
+    }
+
     /// One service: `Ok`, or why not. A service that registered no check is not
     /// part of this build, which is not a fault of the daemon.
     fn service(&self, service: Service) -> ServiceState {
         let mut checks = self.checks.iter().filter(|(s, _)| *s == service).peekable();
         if checks.peek().is_none() {
-            return ServiceState::Absent;
+            let reason = self.off.iter().find(|(s, _)| *s == service);
+            return ServiceState::Absent(reason.map_or(ABSENT.to_string(), |(_, r)| r.clone()));
         }
         for (_, check) in checks {
             if let Err(reason) = check() {
@@ -100,7 +111,7 @@ impl Health {
         for service in Service::ALL {
             let state = match self.service(service) {
                 ServiceState::Ok => "ok".to_string(),
-                ServiceState::Absent => ABSENT.to_string(),
+                ServiceState::Absent(reason) => reason,
                 ServiceState::Degraded(reason) => {
                     all_ok = false;
                     reason
@@ -178,9 +189,9 @@ fn service_reply(health: &Health, service: Service) -> Reply {
     let service_name = service.name();
     match health.service(service) {
         ServiceState::Ok => Reply::ok(&json!({"status": "ok", "service": service_name})),
-        ServiceState::Absent => Reply::json(
+        ServiceState::Absent(reason) => Reply::json(
             503,
-            &json!({"status": "unavailable", "service": service_name, "message": ABSENT}),
+            &json!({"status": "unavailable", "service": service_name, "message": reason}),
         ),
         ServiceState::Degraded(reason) => Reply::json(
             503,

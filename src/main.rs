@@ -8,11 +8,14 @@ mod cli;
 mod config;
 #[cfg(test)]
 mod config_docs;
+mod email;
 mod events;
 mod gpio;
 mod health;
 mod http;
+mod info;
 mod logging;
+mod memory;
 mod metrics;
 mod names;
 mod random;
@@ -61,6 +64,7 @@ fn main() {
 fn serve(config_path: &std::path::Path) -> Result<(), String> {
     // Before any thread exists, so that every thread inherits the mask.
     signals::block_shutdown_signals();
+    memory::limit_malloc_arenas();
     let config = config::load(config_path).map_err(|e| e.to_string())?;
     store::ensure_dir(&config.state_dir)
         .map_err(|e| format!("state_dir {}: {e}", config.state_dir.display()))?;
@@ -69,11 +73,28 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     let auth =
         Arc::new(auth::Auth::open(&config.auth, &config.state_dir).map_err(|e| e.to_string())?);
     let bus = Arc::new(events::Bus::new());
+    let mailer =
+        email::Mailer::start(&config.email, &config.state_dir).map_err(|e| e.to_string())?;
     let supervisor =
         supervisor::Supervisor::start(&config.programs, &config.state_dir, bus.clone())
             .map_err(|e| e.to_string())?;
     let gpio = gpio::Gpio::open(&config.gpio, bus);
-    let (router, stats) = router(&config, &auth, &supervisor, &gpio);
+    let stats = Arc::new(http::Stats::default());
+    let answered = stats.clone();
+    let info = info::Info::start(
+        &config.info,
+        config.state_dir.clone(),
+        Box::new(move || answered.total()),
+    );
+    let parts = Parts {
+        auth: auth.clone(),
+        supervisor: supervisor.clone(),
+        gpio,
+        info,
+        mailer: mailer.clone(),
+        stats: stats.clone(),
+    };
+    let router = router(&config, parts);
 
     let site = Arc::new(http::Site {
         router,
@@ -85,6 +106,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     let server = match http::HttpServer::start(&config.http, site) {
         Ok(s) => s,
         Err(e) => {
+            mailer.shutdown();
             supervisor.shutdown();
             return Err(e.to_string());
         }
@@ -102,41 +124,65 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     log::info!("signal {sig}: shutting down");
     systemd::notify("STOPPING=1");
     server.stop();
+    mailer.shutdown();
     supervisor.shutdown();
     log::info!("stopped");
     Ok(())
 }
 
-/// Every route, with health and metrics fed by the subsystems; and the HTTP
-/// counters the metrics read.
-fn router(
-    config: &config::Config,
-    auth: &Arc<auth::Auth>,
-    supervisor: &Arc<supervisor::Supervisor>,
-    gpio: &Arc<gpio::Gpio>,
-) -> (http::router::Router, Arc<http::Stats>) {
+/// The running subsystems whose routes, health and metrics the router serves.
+struct Parts {
+    auth: Arc<auth::Auth>,
+    supervisor: Arc<supervisor::Supervisor>,
+    gpio: Arc<gpio::Gpio>,
+    info: Arc<info::Info>,
+    mailer: Arc<email::Mailer>,
+    stats: Arc<http::Stats>,
+}
+
+/// Every route, with health and metrics fed by the subsystems.
+fn router(config: &config::Config, parts: Parts) -> http::router::Router {
+    let Parts {
+        auth,
+        supervisor,
+        gpio,
+        info,
+        mailer,
+        stats,
+    } = parts;
     let mut health = health::Health::new();
     health.add(health::Service::Auth, Box::new(|| Ok(())));
-    let (s, g) = (supervisor.clone(), gpio.clone());
+    let (s, g, i) = (supervisor.clone(), gpio.clone(), info.clone());
     health.add(health::Service::Supervisor, Box::new(move || s.check()));
     health.add(health::Service::Io, Box::new(move || g.health()));
+    health.add(health::Service::Info, Box::new(move || i.check()));
+    if mailer.configured() {
+        let m = mailer.clone();
+        health.add(health::Service::Email, Box::new(move || m.health()));
+    } else {
+        health.off(health::Service::Email, "no SMTP configured");
+    }
 
-    let stats = Arc::new(http::Stats::default());
     let mut metrics = metrics::Metrics::default();
-    let (h, s, g) = (stats.clone(), supervisor.clone(), gpio.clone());
+    let (h, s, g, i) = (stats, supervisor.clone(), gpio.clone(), info.clone());
     metrics.add(Box::new(move |out| h.write_metrics(out)));
     metrics.add(Box::new(move |out| s.write_metrics(out)));
     metrics.add(Box::new(move |out| g.write_metrics(out)));
+    metrics.add(Box::new(move |out| i.write_metrics(out)));
+    let m = mailer.clone();
+    metrics.add(Box::new(move |out| m.write_metrics(out)));
 
     let docs = Arc::new(OnceLock::new());
     let audit = Arc::new(audit::Audit::new());
     let mut routes = health::routes(Arc::new(health), docs.clone());
-    routes.extend(auth::api::routes(auth.clone(), audit.clone()));
-    routes.extend(supervisor::api::routes(supervisor.clone(), audit.clone()));
-    routes.extend(gpio::api::routes(gpio.clone(), audit.clone()));
+    routes.extend(auth::api::routes(auth, audit.clone()));
+    routes.extend(supervisor::api::routes(supervisor, audit.clone()));
+    routes.extend(gpio::api::routes(gpio, audit.clone()));
+    routes.extend(info::api::routes(info));
+    routes.extend(email::api::routes(mailer));
     routes.push(audit::route(audit));
     routes.push(metrics::route(Arc::new(metrics), &config.metrics));
     let router = http::router::Router::new(routes);
     let _ = docs.set(health::documents(router.routes()));
-    (router, stats)
+    router
 }

@@ -91,7 +91,8 @@ pub fn routes(auth: Arc<Auth>, audit: Arc<Audit>) -> Vec<Route> {
                     .map_err(ApiError::from);
                 t_login.note(ctx, Some(&body.name), Action::Login, &body.name, "", result)
             },
-        ),
+        )
+        .password(),
         Route::new(
             "POST",
             "/api/auth/session/refresh",
@@ -203,7 +204,8 @@ pub fn routes(auth: Arc<Auth>, audit: Arc<Audit>) -> Vec<Route> {
                     result,
                 )
             },
-        ),
+        )
+        .password(),
         Route::new(
             "DELETE",
             "/api/auth/users/{id}",

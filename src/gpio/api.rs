@@ -96,12 +96,14 @@ pub fn routes(gpio: Arc<Gpio>, audit: Arc<Audit>) -> Vec<Route> {
             let result = write.write(name, value).map(|p| Reply::ok(&p));
             let detail = format!("value {value}");
             t_write.note(ctx, None, Action::GpioWrite, name, &detail, result.map_err(ApiError::from))
-        }),
+        })
+        .slow(), // waits while a pulse holds the pin
         Route::new("POST", "/api/io/gpio/{name}/toggle", ADMIN, "Invert an output pin", move |ctx| {
             let name = ctx.param("name");
             let result = toggle.toggle(name).map(|p| Reply::ok(&p));
             t_toggle.note(ctx, None, Action::GpioToggle, name, "", result.map_err(ApiError::from))
-        }),
+        })
+        .slow(), // waits while a pulse holds the pin
         Route::new(
             "POST",
             "/api/io/gpio/{name}/pulse",
@@ -124,7 +126,8 @@ pub fn routes(gpio: Arc<Gpio>, audit: Arc<Audit>) -> Vec<Route> {
                 let detail = format!("value {value} for {ms} ms");
                 t_pulse.note(ctx, None, Action::GpioPulse, name, &detail, result.map_err(ApiError::from))
             },
-        ),
+        )
+        .slow(),
     ]);
     routes
 }

@@ -386,8 +386,10 @@ impl Gpio {
         Gpio::set(pin, line, value)?;
         std::thread::sleep(length);
         Gpio::set(pin, line, 1 - value)?;
+        // Read while still holding the pin: the next pulse may start at once.
+        let after = self.read(name);
         drop(_op);
-        self.read(name)
+        after
     }
 
     /// Edges with `seq > after`, oldest first.

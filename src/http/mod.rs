@@ -1,19 +1,29 @@
 //! The HTTP front: a pool of worker threads sharing one tiny_http server. Each
 //! request goes through the router (JSON API) or to the static files of `www_dir`.
 //! Every answer carries the security headers; every request gets one access-log line.
+//!
+//! A request reaches a worker only once its head and body are in memory (the
+//! vendored tiny_http reads them, bounded and with deadlines), and routes that
+//! may take seconds run on the [`slow`] pool, so the workers stay free for
+//! health checks, logins, tokens and files whatever clients do.
 
 pub mod bearer;
+pub mod config;
 pub mod openapi;
 pub mod reply;
 pub mod request;
 pub mod router;
+pub mod slow;
 pub mod static_files;
+#[cfg(test)]
+mod vendor_tests;
 
 use crate::auth::Auth;
-use crate::config::HttpConfig;
+use config::HttpConfig;
 use reply::{ApiError, Reply};
 use request::{parse_query, Ctx};
-use router::{Access, Match, Router};
+use router::{Access, Handler, Lane, Match, Router};
+use slow::SlowPool;
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -43,6 +53,14 @@ impl Stats {
         self.by_class[class].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Requests answered so far, all statuses.
+    pub fn total(&self) -> u64 {
+        self.by_class
+            .iter()
+            .map(|n| n.load(Ordering::Relaxed))
+            .sum()
+    }
+
     /// Prometheus lines: requests answered, by status class.
     pub fn write_metrics(&self, out: &mut String) {
         use std::fmt::Write;
@@ -60,7 +78,35 @@ impl Stats {
 pub struct HttpServer {
     server: Arc<tiny_http::Server>,
     workers: Vec<JoinHandle<()>>,
+    slow: Arc<SlowPool<SlowJob>>,
+    password: Arc<SlowPool<SlowJob>>,
     pub addr: SocketAddr,
+}
+
+/// Threads of the password pool: more than the password checks allowed at once
+/// (`auth/slots.rs`), so that a login waits its turn there, in arrival order.
+const PASSWORD_WORKERS: usize = 6;
+
+/// A request for a slow route, waiting for a thread of the slow pool.
+struct SlowJob {
+    request: tiny_http::Request,
+    handler: Handler,
+    ctx: Box<Ctx>,
+    log: AccessLog,
+}
+
+/// What the access-log line of a request needs.
+struct AccessLog {
+    started: Instant,
+    method: String,
+    path: String,
+    from_watchdog: bool,
+}
+
+/// What a worker does with an API request: answer it, or pass it to a pool.
+enum Outcome {
+    Reply(Reply),
+    Queued(Lane, Handler, Box<Ctx>),
 }
 
 impl HttpServer {
@@ -72,19 +118,27 @@ impl HttpServer {
         let limits = tiny_http::ConnectionLimits {
             idle_timeout: Some(Duration::from_secs(config.idle_timeout_s)),
             max_connections: config.max_connections,
+            max_connections_per_client: config.max_connections_per_client,
+            loopback_reserve: config::LOOPBACK_RESERVE,
+            max_body_bytes: site.max_body_bytes,
         };
         let server = tiny_http::Server::from_listener_with_limits(listener, None, limits)
             .map_err(|e| format!("cannot start the HTTP server: {e}"))?;
         let server = Arc::new(server);
+        let slow = pool("http-slow", config.slow_workers, &site)?;
+        let password = pool("http-password", PASSWORD_WORKERS, &site)?;
         let workers = (0..config.workers)
             .map(|i| {
-                let server = server.clone();
-                let site = site.clone();
+                let (server, site) = (server.clone(), site.clone());
+                let pools = Pools {
+                    slow: slow.clone(),
+                    password: password.clone(),
+                };
                 std::thread::Builder::new()
                     .name(format!("http-{i}"))
                     .spawn(move || {
                         while let Ok(request) = server.recv() {
-                            handle(&site, request);
+                            handle(&site, &pools, request);
                         }
                     })
                     .map_err(|e| format!("cannot start an HTTP worker: {e}"))
@@ -93,6 +147,8 @@ impl HttpServer {
         Ok(HttpServer {
             server,
             workers,
+            slow,
+            password,
             addr,
         })
     }
@@ -105,10 +161,27 @@ impl HttpServer {
         for w in self.workers {
             let _ = w.join();
         }
+        self.slow.stop();
+        self.password.stop();
     }
 }
 
-fn handle(site: &Site, mut request: tiny_http::Request) {
+/// The pools a worker hands requests to.
+struct Pools {
+    slow: Arc<SlowPool<SlowJob>>,
+    password: Arc<SlowPool<SlowJob>>,
+}
+
+/// A pool of `threads` that run queued handlers and answer their requests.
+fn pool(name: &str, threads: usize, site: &Arc<Site>) -> Result<Arc<SlowPool<SlowJob>>, String> {
+    let site = site.clone();
+    SlowPool::start(name, threads, move |job: SlowJob| {
+        let reply = run(&job.handler, &job.ctx);
+        finish(&site, job.request, reply, job.log);
+    })
+}
+
+fn handle(site: &Site, pools: &Pools, mut request: tiny_http::Request) {
     let started = Instant::now();
     let method = request.method().as_str().to_string();
     let url = request.url().to_string();
@@ -130,19 +203,70 @@ fn handle(site: &Site, mut request: tiny_http::Request) {
         .iter()
         .any(|(k, _)| k.eq_ignore_ascii_case(crate::systemd::WATCHDOG_HEADER));
     let is_api = path == "/api" || path.starts_with("/api/") || path == "/metrics";
-    let reply = if is_api {
+    let outcome = if is_api {
         api(site, &mut request, &method, &path, query, headers, remote)
     } else if method == "GET" || method == "HEAD" {
-        static_files::serve(&site.www_dir, &path, &headers)
+        Outcome::Reply(static_files::serve(&site.www_dir, &path, &headers))
     } else {
-        ApiError::new(405, format!("{method} is not allowed on the page; use GET"))
-            .with_header("Allow", "GET, HEAD")
-            .into_reply()
+        Outcome::Reply(
+            ApiError::new(405, format!("{method} is not allowed on the page; use GET"))
+                .with_header("Allow", "GET, HEAD")
+                .into_reply(),
+        )
     };
+    let log = AccessLog {
+        started,
+        method,
+        path,
+        from_watchdog,
+    };
+    let (lane, handler, ctx) = match outcome {
+        Outcome::Reply(reply) => return finish(site, request, reply, log),
+        Outcome::Queued(lane, handler, ctx) => (lane, handler, ctx),
+    };
+    let job = SlowJob {
+        request,
+        handler,
+        ctx,
+        log,
+    };
+    let (pool, busy) = match lane {
+        Lane::Password => (
+            &pools.password,
+            "the server is busy checking other passwords; try again shortly",
+        ),
+        _ => (
+            &pools.slow,
+            "the server is busy with other long requests (pulses, start/stop waits); try again shortly",
+        ),
+    };
+    if let Err(job) = pool.submit(job) {
+        let busy = ApiError::unavailable(busy)
+            .with_header("Retry-After", "1")
+            .into_reply();
+        finish(site, job.request, busy, job.log);
+    }
+}
+
+fn run(handler: &Handler, ctx: &Ctx) -> Reply {
+    match handler(ctx) {
+        Ok(reply) => reply,
+        Err(e) => e.into_reply(),
+    }
+}
+
+/// Answer, count and log a request.
+fn finish(site: &Site, request: tiny_http::Request, reply: Reply, log: AccessLog) {
     let status = reply.status;
     site.stats.count(status);
     respond(request, reply);
-    if !from_watchdog {
+    if !log.from_watchdog {
+        let AccessLog {
+            started,
+            method,
+            path,
+            ..
+        } = log;
         log::info!(target: "access", "{method} {path} {status} {}ms", started.elapsed().as_millis());
     }
 }
@@ -155,22 +279,25 @@ fn api(
     query: &str,
     headers: Vec<(String, String)>,
     remote: Option<std::net::IpAddr>,
-) -> Reply {
+) -> Outcome {
+    let reply = |r: Reply| Outcome::Reply(r);
     let (route, params) = match site.router.find(method, path) {
         Match::Found(route, params) => (route, params),
         Match::WrongMethod(allowed) => {
-            return ApiError::new(
-                405,
-                format!(
-                    "{method} is not allowed on {path}; use {}",
-                    allowed.join(" or ")
-                ),
+            return reply(
+                ApiError::new(
+                    405,
+                    format!(
+                        "{method} is not allowed on {path}; use {}",
+                        allowed.join(" or ")
+                    ),
+                )
+                .with_header("Allow", allowed.join(", "))
+                .into_reply(),
             )
-            .with_header("Allow", allowed.join(", "))
-            .into_reply()
         }
         Match::NotFound => {
-            return ApiError::not_found(format!("no such endpoint: {path}")).into_reply()
+            return reply(ApiError::not_found(format!("no such endpoint: {path}")).into_reply())
         }
     };
     let mut ctx = Ctx {
@@ -186,31 +313,34 @@ fn api(
         match site.auth.authenticate(token.as_deref()) {
             Ok(caller) if caller.user.level >= level => ctx.caller = Some(caller),
             Ok(caller) => {
-                return ApiError::forbidden(format!(
-                    "{} needs level {level:?} or higher; {} is {:?}",
-                    route.pattern, caller.user.name, caller.user.level
-                ))
-                .into_reply()
+                return reply(
+                    ApiError::forbidden(format!(
+                        "{} needs level {} or higher; {} is {}",
+                        route.pattern,
+                        level.as_str(),
+                        caller.user.name,
+                        caller.user.level.as_str()
+                    ))
+                    .into_reply(),
+                )
             }
-            Err(e) => return ApiError::from(e).into_reply(),
+            Err(e) => return reply(ApiError::from(e).into_reply()),
         }
     }
     match read_body(request, site.max_body_bytes) {
         Ok(body) => ctx.body = body,
-        Err(e) => return e.into_reply(),
+        Err(e) => return reply(e.into_reply()),
     }
-    match (route.handler)(&ctx) {
-        Ok(reply) => reply,
-        Err(e) => e.into_reply(),
+    match route.lane {
+        Lane::Fast => reply(run(&route.handler, &ctx)),
+        lane => Outcome::Queued(lane, route.handler.clone(), Box::new(ctx)),
     }
 }
 
-/// The body, refused with 413 past `max` bytes (declared or actually sent).
+/// The body, refused with 413 past `max` bytes. tiny_http has read it into
+/// memory already (and refused a larger one itself): this never waits on the socket.
 fn read_body(request: &mut tiny_http::Request, max: usize) -> Result<Vec<u8>, ApiError> {
-    let too_big = || {
-        ApiError::new(413, format!("the body is over the limit of {max} bytes"))
-            .with_header("Connection", "close")
-    };
+    let too_big = || ApiError::new(413, format!("the body is over the limit of {max} bytes"));
     if request.body_length().is_some_and(|n| n > max) {
         return Err(too_big());
     }
@@ -241,7 +371,10 @@ fn respond(request: tiny_http::Request, reply: Reply) {
             headers.push(h);
         }
     };
-    push("Content-Type", reply.content_type);
+    // A 204 has no content, so no type of content either.
+    if reply.status != 204 {
+        push("Content-Type", reply.content_type);
+    }
     for (name, value) in SECURITY_HEADERS {
         push(name, value);
     }

@@ -6,8 +6,10 @@
 use super::reply::{ApiError, Reply};
 use super::request::{percent_decode, Ctx};
 use crate::auth::Level;
+use std::sync::Arc;
 
-pub type Handler = Box<dyn Fn(&Ctx) -> Result<Reply, ApiError> + Send + Sync>;
+/// Shared, so that a slow route's handler can be run off the worker that found it.
+pub type Handler = Arc<dyn Fn(&Ctx) -> Result<Reply, ApiError> + Send + Sync>;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +26,22 @@ pub struct Route {
     pub access: Access,
     pub summary: &'static str,
     pub handler: Handler,
+    /// Which threads run the handler.
+    pub lane: Lane,
+}
+
+/// The threads a route's handler runs on, so that nothing that may wait runs
+/// on the workers that answer health, tokens and files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// Answers at once: run by the worker that read the request.
+    Fast,
+    /// May take seconds (a pulse, a wait for a program to start): the slow pool.
+    Slow,
+    /// Checks a password, and may wait its turn for one of the few password
+    /// checks allowed at once: the password pool, so that a flood of logins
+    /// neither holds the workers nor the pulses and start/stop waits.
+    Password,
 }
 
 impl Route {
@@ -39,8 +57,21 @@ impl Route {
             pattern,
             access,
             summary,
-            handler: Box::new(handler),
+            handler: Arc::new(handler),
+            lane: Lane::Fast,
         }
+    }
+
+    /// Mark the route as one that may take seconds (see [`Lane::Slow`]).
+    pub fn slow(mut self) -> Route {
+        self.lane = Lane::Slow;
+        self
+    }
+
+    /// Mark the route as one that checks a password (see [`Lane::Password`]).
+    pub fn password(mut self) -> Route {
+        self.lane = Lane::Password;
+        self
     }
 
     /// The service a route belongs to: `/api/<service>/...`.

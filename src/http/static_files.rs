@@ -80,6 +80,14 @@ fn accepts_gzip(headers: &[(String, String)]) -> bool {
         })
 }
 
+/// `If-None-Match` holds `*` or a list of tags; the comparison is weak (RFC
+/// 9110 §13.1.2): `W/"x"` matches `"x"`.
+fn etag_matches(if_none_match: &str, etag: &str) -> bool {
+    if_none_match.split(',').map(str::trim).any(|t| {
+        t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag.strip_prefix("W/").unwrap_or(etag)
+    })
+}
+
 fn send(file: &Path, headers: &[(String, String)]) -> Reply {
     let gz = PathBuf::from(format!("{}.gz", file.display()));
     let use_gz = accepts_gzip(headers) && gz.is_file();
@@ -104,9 +112,7 @@ fn send(file: &Path, headers: &[(String, String)]) -> Reply {
         .iter()
         .find(|(k, _)| k == "if-none-match")
         .map(|(_, v)| v.as_str());
-    let mut reply = if if_none_match
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
-    {
+    let mut reply = if if_none_match.is_some_and(|v| etag_matches(v, &etag)) {
         let mut r = Reply::text(304, Vec::new());
         r.content_type = content_type(file);
         r
@@ -162,6 +168,23 @@ mod tests {
             "/%252e%252e/secret",
         ] {
             assert_eq!(resolve(&www, bad).unwrap_err().status, 404, "{bad}");
+        }
+    }
+
+    #[test]
+    fn etags_compare_weakly() {
+        let tag = "\"3-9\"";
+        for yes in [
+            "\"3-9\"",
+            "W/\"3-9\"",
+            "\"a\", W/\"3-9\"",
+            "*",
+            " \"x\" ,\"3-9\" ",
+        ] {
+            assert!(etag_matches(yes, tag), "{yes}");
+        }
+        for no in ["\"3-8\"", "W/\"3-8\", \"b\"", "", "3-9"] {
+            assert!(!etag_matches(no, tag), "{no}");
         }
     }
 

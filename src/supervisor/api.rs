@@ -74,7 +74,8 @@ pub fn routes(sup: Arc<Supervisor>, audit: Arc<Audit>) -> Vec<Route> {
                 let result = wait(ctx).and_then(|w| Ok(Reply::ok(&start.start_program(name, w)?)));
                 t_start.note(ctx, None, Action::Start, name, "", result)
             },
-        ),
+        )
+        .slow(),
         Route::new(
             "POST",
             "/api/supervisor/processes/{name}/stop",
@@ -85,7 +86,8 @@ pub fn routes(sup: Arc<Supervisor>, audit: Arc<Audit>) -> Vec<Route> {
                 let result = wait(ctx).and_then(|w| Ok(Reply::ok(&stop.stop_program(name, w)?)));
                 t_stop.note(ctx, None, Action::Stop, name, "", result)
             },
-        ),
+        )
+        .slow(),
         Route::new(
             "POST",
             "/api/supervisor/processes/{name}/restart",
@@ -96,7 +98,8 @@ pub fn routes(sup: Arc<Supervisor>, audit: Arc<Audit>) -> Vec<Route> {
                 let result = restart.restart_program(name).map(|p| Reply::ok(&p));
                 t_restart.note(ctx, None, Action::Restart, name, "", result.map_err(ApiError::from))
             },
-        ),
+        )
+        .slow(),
         Route::new(
             "POST",
             "/api/supervisor/processes/{name}/signal",
@@ -126,7 +129,8 @@ pub fn routes(sup: Arc<Supervisor>, audit: Arc<Audit>) -> Vec<Route> {
                 let result = wait(ctx).and_then(|w| Ok(Reply::ok(&g_start.start_group(group, w)?)));
                 t_g_start.note(ctx, None, Action::GroupStart, group, "", result)
             },
-        ),
+        )
+        .slow(),
         Route::new(
             "POST",
             "/api/supervisor/groups/{group}/stop",
@@ -137,7 +141,8 @@ pub fn routes(sup: Arc<Supervisor>, audit: Arc<Audit>) -> Vec<Route> {
                 let result = wait(ctx).and_then(|w| Ok(Reply::ok(&g_stop.stop_group(group, w)?)));
                 t_g_stop.note(ctx, None, Action::GroupStop, group, "", result)
             },
-        ),
+        )
+        .slow(),
         Route::new(
             "POST",
             "/api/supervisor/groups/{group}/restart",
@@ -148,7 +153,8 @@ pub fn routes(sup: Arc<Supervisor>, audit: Arc<Audit>) -> Vec<Route> {
                 let result = g_restart.restart_group(group).map(|l| Reply::ok(&l));
                 t_g_restart.note(ctx, None, Action::GroupRestart, group, "", result.map_err(ApiError::from))
             },
-        ),
+        )
+        .slow(),
         Route::new(
             "GET",
             "/api/supervisor/processes/{name}/log",

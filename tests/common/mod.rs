@@ -84,7 +84,39 @@ impl Daemon {
     }
 
     pub fn start_with_file(dir: PathBuf, config_path: PathBuf, env: &[(&str, &str)]) -> Daemon {
-        let mut cmd = Command::new(bin());
+        Daemon::launch(dir, config_path, env, None)
+    }
+
+    /// Start with `config(dir, extra)` under `ulimit -v kib` (the address space
+    /// of a small board: 524288 for a Pi Zero's 512 MiB).
+    pub fn start_with_memory_limit(extra: Value, kib: u64) -> Daemon {
+        let dir = temp_dir("d");
+        let config_path = dir.join("pistack.json");
+        std::fs::write(
+            &config_path,
+            serde_json::to_vec_pretty(&config(&dir, extra)).unwrap(),
+        )
+        .unwrap();
+        Daemon::launch(dir, config_path, &[], Some(kib))
+    }
+
+    fn launch(
+        dir: PathBuf,
+        config_path: PathBuf,
+        env: &[(&str, &str)],
+        memory_kib: Option<u64>,
+    ) -> Daemon {
+        let mut cmd = match memory_kib {
+            None => Command::new(bin()),
+            Some(kib) => {
+                // exec: the shell becomes pistack, so pid() and kill() are the daemon's.
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\""))
+                    .arg(bin());
+                c
+            }
+        };
         cmd.arg("--config")
             .arg(&config_path)
             .arg("serve")

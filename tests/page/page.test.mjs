@@ -14,6 +14,8 @@ import { spawn, execFileSync } from "node:child_process";
 import { accessSync, constants, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { createServer } from "node:http";
+import { createServer as createTcpServer } from "node:net";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
@@ -37,15 +39,68 @@ let daemon; // { child, base, log: string[] }
 let context; // the browser (a persistent context in its own temp profile)
 let page;
 let workDir;
+let weather; // the Open-Meteo stand-in
+let smtp; // the SMTP server
+const mails = []; // what it received
 const problems = []; // console errors, page errors, CSP violations, failed requests, dialogs
 const expected = new Set(); // "STATUS PATH" answers the current step expects (Chromium logs them)
 
+/** An Open-Meteo stand-in on loopback: the `current_weather` shape. */
+function startWeather() {
+  const server = createServer((req, res) => {
+    res.writeHead(200, { "Content-Type": "application/json" });
+    res.end(JSON.stringify({ latitude: 52.2, longitude: 21.0, current_weather: { temperature: 7.5, windspeed: 12.3, weathercode: 3, time: "2026-12-02T16:00" } }));
+  });
+  return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok(server)));
+}
+
+/** A small SMTP server on loopback (RFC 5321's plain dialogue): what it receives goes to `mails`. */
+function startSmtp(mails) {
+  const server = createTcpServer((sock) => {
+    let data = null;
+    let buf = "";
+    const envelope = { to: [] };
+    const say = (line) => sock.write(`${line}\r\n`);
+    say("220 page-test ESMTP");
+    sock.on("data", (chunk) => {
+      buf += chunk.toString("utf8");
+      let i;
+      while ((i = buf.indexOf("\r\n")) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        if (data !== null) {
+          if (line === ".") {
+            mails.push({ ...envelope, data: data.join("\n") });
+            data = null;
+            say("250 queued");
+          } else data.push(line.startsWith("..") ? line.slice(1) : line);
+          continue;
+        }
+        const verb = line.slice(0, 4).toUpperCase();
+        if (verb === "EHLO" || verb === "HELO") say("250 page-test");
+        else if (verb === "MAIL") (envelope.from = line), say("250 ok");
+        else if (verb === "RCPT") envelope.to.push(line), say("250 ok");
+        else if (verb === "DATA") (data = []), say("354 go on");
+        else if (verb === "QUIT") say("221 bye"), sock.end();
+        else say("250 ok");
+      }
+    });
+    sock.on("error", () => {});
+  });
+  return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok(server)));
+}
+
 /** Run the daemon with a fresh state dir and wait for its `listening on` line. */
-function startDaemon(dir) {
+function startDaemon(dir, weatherPort, smtpPort) {
   const config = {
     state_dir: join(dir, "state"),
     http: { bind: "127.0.0.1:0", www_dir: join(REPO, "www") },
     auth: { pbkdf2_iterations: 1000, access_ttl_s: ACCESS_TTL_S },
+    info: {
+      history_interval_s: 1,
+      weather: { url: `http://127.0.0.1:${weatherPort}/v1/forecast`, name: "Testville", latitude: 52.2, longitude: 21.0, cache_s: 600 },
+    },
+    email: { smtp: { host: "127.0.0.1", port: smtpPort, security: "none", timeout_s: 5 }, from: "pistack@page.test" },
     gpio: {
       backend: "sim",
       pins: {
@@ -184,12 +239,12 @@ async function waitState(name, state, ms = STEP_MS) {
 
 const VIEWS = {
   overview: "#ov-health li",
-  history: "#view-history .absent",
+  history: "#view-history svg.spark polyline",
   processes: 'tr[data-name="heartbeat"]',
   gpio: 'tr[data-pin="LED"]',
   events: "#view-events .timeline li",
   rules: "#view-rules .absent",
-  email: "#view-email .absent",
+  email: "#view-email tbody tr",
   users: "#users-table tbody tr",
   activity: "#view-activity tbody tr",
 };
@@ -217,7 +272,9 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     version = execFileSync(BIN, ["--version"], { encoding: "utf8", timeout: START_MS }).trim().replace(/^pistack\s+/, "");
     mkdirSync(OUT, { recursive: true });
     workDir = mkdtempSync(join(tmpdir(), "pistack-page-"));
-    daemon = await startDaemon(workDir);
+    weather = await startWeather();
+    smtp = await startSmtp(mails);
+    daemon = await startDaemon(workDir, weather.address().port, smtp.address().port);
     const profile = join(workDir, "chromium-profile");
     mkdirSync(profile);
     context = await chromium.launchPersistentContext(profile, {
@@ -284,6 +341,8 @@ describe("the dashboard", { timeout: 300_000 }, () => {
       clearTimeout(timer);
     }
     if (workDir) rmSync(workDir, { recursive: true, force: true });
+    weather?.close();
+    smtp?.close();
     if (problems.length) {
       console.error("browser messages:\n" + problems.map((p) => `  ${p.expected ? "(expected) " : ""}${p.kind}: ${p.text} ${p.url ?? ""}`).join("\n"));
     }
@@ -341,7 +400,7 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     assert.deepEqual(unexpectedProblems(from), []);
   });
 
-  test("root logs in and sees the overview: each subsystem's health, info not in this version", async () => {
+  test("root logs in and sees the overview: each subsystem's health, the system, the network, the weather", async () => {
     const from = problems.length;
     await logIn("root", PASSWORD);
     await loc("#view-overview").waitFor({ state: "visible" });
@@ -349,9 +408,14 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     assert.equal(await text("#me-level"), "Root");
     await loc("#ov-health li").first().waitFor();
     const health = await loc("#ov-health li").allTextContents();
-    for (const s of ["auth", "supervisor", "io"]) assert.ok(health.some((l) => l.startsWith(`${s} ok`)), `${s}: ${health}`);
-    assert.ok(health.some((l) => /^info not available/.test(l)), health.join("|"));
-    assert.match(await text("#ov-system"), /Not in this version/);
+    for (const s of ["auth", "supervisor", "io", "info", "email"]) assert.ok(health.some((l) => l.startsWith(`${s} ok`)), `${s}: ${health}`);
+    await until(() => /Host/.test(document.getElementById("ov-system").textContent));
+    assert.match(await text("#ov-system"), /Under-voltage(unsupported|ok|under-voltage)/, "under-voltage shown as it is");
+    await until(() => /lo/.test(document.getElementById("ov-network").textContent));
+    assert.match(await text("#ov-network"), /127\.0\.0\.1\/8/);
+    await until(() => /Testville/.test(document.getElementById("ov-weather").textContent));
+    assert.match(await text("#ov-weather"), /7\.5 °C/);
+    assert.match(await text("#ov-weather"), /Open-Meteo/, "the attribution");
     const nav = await loc("#nav-list a").allTextContents();
     assert.deepEqual(nav, ["Overview", "History", "Processes", "GPIO", "Events", "Rules", "E-mail", "Users", "Activity", "API docs"]);
     assert.ok(await session("access_token"));
@@ -476,6 +540,34 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     assert.ok(one.length > 0 && one.every((l) => /heartbeat/.test(l)), one.join("\n"));
     await loc("#events-filter").fill("");
     assert.match(await text("#view-events .hint"), /rule firings \(no rules in this version\)/);
+    assert.doesNotMatch(await text("#view-events .hint"), /mail/, "mail results are shown");
+    assert.deepEqual(unexpectedProblems(from), []);
+  });
+
+  test("history: sparklines of the daemon's ring", async () => {
+    const from = problems.length;
+    await show("history");
+    await loc("#view-history svg.spark polyline").first().waitFor();
+    assert.match(await text("#view-history .hint"), /samples, one every 1 s.*the ring holds \d+ in/);
+    assert.ok((await loc("#view-history svg.spark[aria-label^='CPU: now']").count()) === 1, "a labelled CPU sparkline");
+    assert.deepEqual(unexpectedProblems(from), []);
+  });
+
+  test("e-mail: a test mail with markup in its subject is delivered and listed as text; the timeline has it", async () => {
+    const from = problems.length;
+    await show("email");
+    await loc('#view-email input[name="to"]').fill("someone@example.com");
+    await loc('#view-email input[name="subject"]').fill(`${MARKUP} hello`);
+    await loc('#view-email button[type="submit"]').click();
+    await until(() => /Queued as/.test(document.querySelector("#view-email form").textContent));
+    await until(() => /sent/.test(document.querySelector("#view-email tbody")?.textContent ?? ""));
+    assert.match(await text("#view-email tbody tr"), new RegExp(`someone@example\\.com${MARKUP.replace(/[()]/g, "\\$&")} hellosent1`));
+    assert.equal(await page.evaluate(() => document.images.length), 0);
+    assert.equal(mails.length, 1, "the SMTP server got it");
+    assert.match(mails[0].to.join(), /someone@example\.com/);
+    await show("events");
+    await until(() => /mail sent:/.test(document.querySelector("#view-events .timeline").textContent));
+    assert.match(await text("#view-events .timeline"), new RegExp(`mail sent: "${MARKUP.replace(/[()]/g, "\\$&")} hello" to someone@example\\.com`));
     assert.deepEqual(unexpectedProblems(from), []);
   });
 
@@ -665,9 +757,8 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     assert.deepEqual(unexpectedProblems(from), []);
   });
 
-  // TODO(after merge with info, email and rules): the History/Overview views with
-  // real info data and the weather stand-in; a rule fires and its mail shows in
-  // the outbox (SMTP test server); markup in a rule name or mail error shows as text.
+  // TODO(after rules merge): a rule fires (GET /api/rules, a rule event in the
+  // timeline) and its mail shows in the outbox; markup in a rule name shows as text.
 
   test("no unexpected browser messages over the whole visit", () => {
     assert.deepEqual(unexpectedProblems(), []);

@@ -1,33 +1,39 @@
-use ascii::AsciiString;
-
 use std::io::Error as IoError;
 use std::io::Result as IoResult;
-use std::io::{BufReader, BufWriter, ErrorKind, Read};
+use std::io::{BufReader, BufWriter, ErrorKind, Read, Write};
 
-use std::net::SocketAddr;
-use std::str::FromStr;
+use std::net::{Shutdown, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
 
-use crate::common::{HTTPVersion, Method};
+use crate::common::HTTPVersion;
+use crate::connection::Connection;
+use crate::framing::{self, BodyError, Refusal, MAX_HEAD_BYTES};
+use crate::util::guard::{Deadline, DeadlineStream, Slot};
 use crate::util::RefinedTcpStream;
-use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
-use crate::Request;
+use crate::util::SequentialWriterBuilder;
+use crate::{ConnectionLimits, Request, Response};
 
 /// A ClientConnection is an object that will store a socket to a client
 /// and return Request objects.
+///
+/// pistack patch: a request is read whole here — head, then body, each within
+/// the idle timeout as a total deadline, the body at most `max_body_bytes` —
+/// before it is handed to a worker, so a slow or lying client holds only its
+/// own connection thread, never a worker. The framing rules are in
+/// `framing.rs`; a request they refuse gets a JSON error and the connection
+/// is closed.
 pub struct ClientConnection {
-    // address of the client
-    remote_addr: IoResult<Option<SocketAddr>>,
+    // address of the client (pistack patch: `None` when the client is already
+    // gone, instead of a panic when the request is built)
+    remote_addr: Option<SocketAddr>,
 
-    // sequence of Readers to the stream, so that the data is not read in
-    //  the wrong order
-    source: SequentialReaderBuilder<BufReader<RefinedTcpStream>>,
+    // pistack patch: the one reader of the socket; every read is bounded by `deadline`
+    reader: BufReader<DeadlineStream<RefinedTcpStream>>,
 
     // sequence of Writers to the stream, to avoid writing response #2 before
     //  response #1
     sink: SequentialWriterBuilder<BufWriter<RefinedTcpStream>>,
-
-    // Reader to read the next header from
-    next_header_source: SequentialReader<BufReader<RefinedTcpStream>>,
 
     // set to true if we know that the previous request is the last one
     no_more_requests: bool,
@@ -35,52 +41,56 @@ pub struct ClientConnection {
     // true if the connection goes through SSL
     secure: bool,
 
-    // pistack patch: the longest a request's head may take, from its first byte
-    head_timeout: Option<std::time::Duration>,
-}
-
-/// pistack patch: bounds on a request head, so that a client trickling bytes
-/// (slowloris) or sending an endless line cannot hold a thread or grow memory.
-const MAX_HEADER_LINE: usize = 8 * 1024;
-const MAX_HEADERS: usize = 100;
-
-/// pistack patch: when the head being read started, and how many bytes so far.
-struct HeadProgress {
-    started: Option<std::time::Instant>,
-    bytes: usize,
+    // pistack patch: the socket itself (timeouts, shutdown), its place in the
+    // connection registry, the deadline of what is being read, and the limits
+    control: Arc<Connection>,
+    slot: Slot,
+    deadline: Arc<Deadline>,
+    limits: ConnectionLimits,
 }
 
 /// Error that can happen when reading a request.
 #[derive(Debug)]
 enum ReadError {
-    WrongRequestLine,
-    WrongHeader(HTTPVersion),
-    /// the client sent an unrecognized `Expect` header
-    ExpectationFailed(HTTPVersion),
+    /// pistack patch: answer with this status and message, then close.
+    Refused(Refusal),
     ReadIoError(IoError),
 }
 
+/// Longest a refused client is given to stop sending before the socket closes.
+const LINGER: Duration = Duration::from_secs(1);
+/// Most bytes read and thrown away while lingering.
+const LINGER_BYTES: usize = 256 * 1024;
+
 impl ClientConnection {
     /// Creates a new `ClientConnection` that takes ownership of the `TcpStream`.
-    pub fn new(
+    pub(crate) fn new(
         write_socket: RefinedTcpStream,
         mut read_socket: RefinedTcpStream,
-        head_timeout: Option<std::time::Duration>,
+        control: Arc<Connection>,
+        slot: Slot,
+        limits: ConnectionLimits,
     ) -> ClientConnection {
-        let remote_addr = read_socket.peer_addr();
+        let remote_addr = read_socket.peer_addr().ok().flatten();
         let secure = read_socket.secure();
-
-        let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(1024, read_socket));
-        let first_header = source.next().unwrap();
+        let deadline = Arc::new(Deadline::default());
+        let stream = DeadlineStream::new(
+            read_socket,
+            control.clone(),
+            limits.idle_timeout,
+            deadline.clone(),
+        );
 
         ClientConnection {
-            source,
+            reader: BufReader::with_capacity(1024, stream),
             sink: SequentialWriterBuilder::new(BufWriter::with_capacity(1024, write_socket)),
             remote_addr,
-            next_header_source: first_header,
             no_more_requests: false,
             secure,
-            head_timeout,
+            control,
+            slot,
+            deadline,
+            limits,
         }
     }
 
@@ -89,124 +99,128 @@ impl ClientConnection {
         self.secure
     }
 
-    /// Reads the next line from self.next_header_source.
-    ///
-    /// Reads until `CRLF` is reached. The next read will start
-    ///  at the first byte of the new line.
-    fn read_next_line(&mut self, head: &mut HeadProgress) -> IoResult<AsciiString> {
-        let mut buf = Vec::new();
-        let mut prev_byte_was_cr = false;
-
-        loop {
-            let byte = self.next_header_source.by_ref().bytes().next();
-
-            let byte = match byte {
-                Some(b) => b?,
-                None => return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF")),
-            };
-
-            // pistack patch: the clock starts at the head's first byte (waiting for
-            // it is the socket timeout's job) and is read every 8 bytes, cheap
-            // enough for fast clients and still bounding slow ones.
-            let started = *head.started.get_or_insert_with(std::time::Instant::now);
-            head.bytes += 1;
-            if let Some(limit) = self.head_timeout {
-                if head.bytes % 8 == 0 && started.elapsed() > limit {
-                    return Err(IoError::new(ErrorKind::TimedOut, "request head too slow"));
-                }
-            }
-            if buf.len() >= MAX_HEADER_LINE {
-                return Err(IoError::new(ErrorKind::InvalidData, "header line too long"));
-            }
-
-            if byte == b'\n' && prev_byte_was_cr {
-                buf.pop(); // removing the '\r'
-                return AsciiString::from_ascii(buf)
-                    .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"));
-            }
-
-            prev_byte_was_cr = byte == b'\r';
-
-            buf.push(byte);
+    fn next_byte(&mut self) -> IoResult<u8> {
+        let mut byte = [0u8; 1];
+        match self.reader.read(&mut byte)? {
+            0 => Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF")),
+            _ => Ok(byte[0]),
         }
     }
 
-    /// Reads a request from the stream.
-    /// Blocks until the header has been read.
-    fn read(&mut self) -> Result<Request, ReadError> {
-        let (method, path, version, headers) = {
-            // reading the request line
-            let mut head = HeadProgress {
-                started: None,
-                bytes: 0,
-            };
-            let (method, path, version) = {
-                let line = self
-                    .read_next_line(&mut head)
-                    .map_err(ReadError::ReadIoError)?;
-
-                parse_request_line(
-                    line.as_str().trim(), // TODO: remove this conversion
-                )?
-            };
-
-            // getting all headers
-            let headers = {
-                let mut headers = Vec::new();
-                loop {
-                    let line = self
-                        .read_next_line(&mut head)
-                        .map_err(ReadError::ReadIoError)?;
-
-                    if line.is_empty() {
-                        break;
-                    };
-                    if headers.len() >= MAX_HEADERS {
-                        return Err(ReadError::WrongHeader(version));
-                    }
-                    headers.push(match FromStr::from_str(line.as_str().trim()) {
-                        // TODO: remove this conversion
-                        Ok(h) => h,
-                        _ => return Err(ReadError::WrongHeader(version)),
-                    });
-                }
-
-                headers
-            };
-
-            (method, path, version, headers)
+    /// pistack patch: the raw head, up to and with its empty line. Waiting for
+    /// the first byte is idle time (the connection may be reclaimed); from the
+    /// first byte on, the whole head must arrive within the idle timeout.
+    fn read_head(&mut self) -> Result<Vec<u8>, ReadError> {
+        self.slot.set_idle(true);
+        let first = self.next_byte();
+        self.slot.set_idle(false);
+        let mut byte = first.map_err(ReadError::ReadIoError)?;
+        self.deadline.set(self.limits.idle_timeout);
+        let next = |c: &mut Self| {
+            c.next_byte().map_err(|e| match e.kind() {
+                ErrorKind::WouldBlock => ReadError::ReadIoError(ErrorKind::TimedOut.into()),
+                _ => ReadError::ReadIoError(e),
+            })
         };
+        // RFC 9112 §2.2: ignore a few empty lines before a request line.
+        for _ in 0..4 {
+            if byte != b'\r' && byte != b'\n' {
+                break;
+            }
+            byte = next(self)?;
+        }
+        let mut head = vec![byte];
+        while !framing::head_complete(&head) {
+            if head.len() >= MAX_HEAD_BYTES {
+                return Err(ReadError::Refused(Refusal {
+                    status: 431,
+                    message: "the request head is too large",
+                }));
+            }
+            head.push(next(self)?);
+        }
+        Ok(head)
+    }
+
+    /// Reads a request from the stream: its head, then its whole body.
+    fn read(&mut self) -> Result<Request, ReadError> {
+        let raw = self.read_head()?;
+        let head = framing::parse_head(&raw).map_err(ReadError::Refused)?;
+        let max = self.limits.max_body_bytes;
+        let declared = match head.body {
+            framing::BodyFraming::Length(n) => Some(n),
+            _ => None,
+        };
+        if declared.is_some_and(|n| n > max as u64) {
+            return Err(ReadError::Refused(too_large()));
+        }
+        let has_body = head.body != framing::BodyFraming::None;
+        if head.expects_continue && has_body && head.version >= HTTPVersion(1, 1) {
+            let mut writer = self.sink.next().unwrap();
+            writer
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .and_then(|_| writer.flush())
+                .map_err(ReadError::ReadIoError)?;
+        }
+        // The body has its own deadline, as long as the head's.
+        self.deadline.set(self.limits.idle_timeout);
+        let body = framing::read_body(&mut self.reader, head.body, max).map_err(|e| match e {
+            BodyError::TooLarge => ReadError::Refused(too_large()),
+            BodyError::Malformed(message) => ReadError::Refused(Refusal {
+                status: 400,
+                message,
+            }),
+            BodyError::Io(e) if e.kind() == ErrorKind::WouldBlock => {
+                ReadError::ReadIoError(ErrorKind::TimedOut.into())
+            }
+            BodyError::Io(e) => ReadError::ReadIoError(e),
+        })?;
+        self.deadline.set(None);
 
         // building the writer for the request
         let writer = self.sink.next().unwrap();
-
-        // follow-up for next potential request
-        let mut data_source = self.source.next().unwrap();
-        std::mem::swap(&mut self.next_header_source, &mut data_source);
-
-        // building the next reader
-        let request = crate::request::new_request(
+        Ok(crate::request::new_request(
             self.secure,
-            method,
-            path,
-            version.clone(),
-            headers,
-            *self.remote_addr.as_ref().unwrap(),
-            data_source,
+            head.method,
+            head.target,
+            head.version,
+            head.headers,
+            self.remote_addr,
+            body,
+            declared.map(|n| n as usize),
             writer,
-        )
-        .map_err(|e| {
-            use crate::request;
-            match e {
-                request::RequestCreationError::CreationIoError(e) => ReadError::ReadIoError(e),
-                request::RequestCreationError::ExpectationFailed => {
-                    ReadError::ExpectationFailed(version)
-                }
-            }
-        })?;
+        ))
+    }
 
-        // return the request
-        Ok(request)
+    /// pistack patch: answer a refused request with a JSON error and close.
+    /// The client may still be sending (a body we will not read): shut our
+    /// side, then read and drop what arrives for a moment, so that the answer
+    /// reaches the client before the socket closes, instead of a reset.
+    fn refuse(&mut self, refusal: Refusal) {
+        let mut writer = self.sink.next().unwrap();
+        let response = Response::json_error(refusal.status, refusal.message);
+        response
+            .raw_print(&mut writer, HTTPVersion(1, 1), &[], false, None)
+            .ok();
+        writer.flush().ok();
+        drop(writer);
+        let _ = self.control.shutdown(Shutdown::Write);
+        self.deadline.set(Some(LINGER));
+        let mut buf = [0u8; 4096];
+        let mut thrown = 0;
+        while thrown < LINGER_BYTES {
+            match self.reader.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => thrown += n,
+            }
+        }
+    }
+}
+
+fn too_large() -> Refusal {
+    Refusal {
+        status: 413,
+        message: "the body is over the server's limit (http.max_body_bytes)",
     }
 }
 
@@ -216,135 +230,50 @@ impl Iterator for ClientConnection {
     /// Blocks until the next Request is available.
     /// Returns None when no new Requests will come from the client.
     fn next(&mut self) -> Option<Request> {
-        use crate::{Response, StatusCode};
-
         // the client sent a "connection: close" header in this previous request
         //  or is using HTTP 1.0, meaning that no new request will come
         if self.no_more_requests {
             return None;
         }
 
-        loop {
-            let rq = match self.read() {
-                Err(ReadError::WrongRequestLine) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None; // we don't know where the next request would start,
-                                 // se we have to close
-                }
-
-                Err(ReadError::WrongHeader(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
-                    response.raw_print(writer, ver, &[], false, None).ok();
-                    return None; // we don't know where the next request would start,
-                                 // se we have to close
-                }
-
-                Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::TimedOut => {
-                    // request timeout
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(408));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None; // closing the connection
-                }
-
-                Err(ReadError::ExpectationFailed(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(417));
-                    response.raw_print(writer, ver, &[], true, None).ok();
-                    return None; // TODO: should be recoverable, but needs handling in case of body
-                }
-
-                Err(ReadError::ReadIoError(_)) => return None,
-
-                Ok(rq) => rq,
-            };
-
-            // checking HTTP version
-            if *rq.http_version() > (1, 1) {
-                let writer = self.sink.next().unwrap();
-                let response = Response::from_string(
-                    "This server only supports HTTP versions 1.0 and 1.1".to_owned(),
-                )
-                .with_status_code(StatusCode(505));
-                response
-                    .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                    .ok();
-                continue;
+        let rq = match self.read() {
+            Err(ReadError::Refused(refusal)) => {
+                self.refuse(refusal);
+                return None;
             }
+            Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::TimedOut => {
+                self.refuse(Refusal {
+                    status: 408,
+                    message: "the request did not arrive in time",
+                });
+                return None;
+            }
+            Err(ReadError::ReadIoError(_)) => return None,
+            Ok(rq) => rq,
+        };
 
-            // updating the status of the connection
-            let connection_header = rq
-                .headers()
-                .iter()
-                .find(|h| h.field.equiv("Connection"))
-                .map(|h| h.value.as_str());
+        // updating the status of the connection
+        let connection_header = rq
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv("Connection"))
+            .map(|h| h.value.as_str());
 
-            let lowercase = connection_header.map(|h| h.to_ascii_lowercase());
+        let lowercase = connection_header.map(|h| h.to_ascii_lowercase());
 
-            match lowercase {
-                Some(ref val) if val.contains("close") => self.no_more_requests = true,
-                Some(ref val) if val.contains("upgrade") => self.no_more_requests = true,
-                Some(ref val)
-                    if !val.contains("keep-alive") && *rq.http_version() == HTTPVersion(1, 0) =>
-                {
-                    self.no_more_requests = true
-                }
-                None if *rq.http_version() == HTTPVersion(1, 0) => self.no_more_requests = true,
-                _ => (),
-            };
+        match lowercase {
+            Some(ref val) if val.contains("close") => self.no_more_requests = true,
+            Some(ref val) if val.contains("upgrade") => self.no_more_requests = true,
+            Some(ref val)
+                if !val.contains("keep-alive") && *rq.http_version() == HTTPVersion(1, 0) =>
+            {
+                self.no_more_requests = true
+            }
+            None if *rq.http_version() == HTTPVersion(1, 0) => self.no_more_requests = true,
+            _ => (),
+        };
 
-            // returning the request
-            return Some(rq);
-        }
-    }
-}
-
-/// Parses a "HTTP/1.1" string.
-fn parse_http_version(version: &str) -> Result<HTTPVersion, ReadError> {
-    let (major, minor) = match version {
-        "HTTP/0.9" => (0, 9),
-        "HTTP/1.0" => (1, 0),
-        "HTTP/1.1" => (1, 1),
-        "HTTP/2.0" => (2, 0),
-        "HTTP/3.0" => (3, 0),
-        _ => return Err(ReadError::WrongRequestLine),
-    };
-
-    Ok(HTTPVersion(major, minor))
-}
-
-/// Parses the request line of the request.
-/// eg. GET / HTTP/1.1
-fn parse_request_line(line: &str) -> Result<(Method, String, HTTPVersion), ReadError> {
-    let mut parts = line.split(' ');
-
-    let method = parts.next().and_then(|w| w.parse().ok());
-    let path = parts.next().map(ToOwned::to_owned);
-    let version = parts.next().and_then(|w| parse_http_version(w).ok());
-
-    method
-        .and_then(|method| Some((method, path?, version?)))
-        .ok_or(ReadError::WrongRequestLine)
-}
-
-#[cfg(test)]
-mod test {
-    #[test]
-    fn test_parse_request_line() {
-        let (method, path, ver) = super::parse_request_line("GET /hello HTTP/1.1").unwrap();
-
-        assert!(method == crate::Method::Get);
-        assert!(path == "/hello");
-        assert!(ver == crate::common::HTTPVersion(1, 1));
-
-        assert!(super::parse_request_line("GET /hello").is_err());
-        assert!(super::parse_request_line("qsd qsd qsd").is_err());
+        // returning the request
+        Some(rq)
     }
 }

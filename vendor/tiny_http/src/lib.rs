@@ -117,10 +117,15 @@ pub use connection::{ConfigListenAddr, ListenAddr, Listener};
 pub use request::{ReadWrite, Request};
 pub use response::{Response, ResponseBox};
 pub use test::TestRequest;
+// pistack patch: the head and body framing parser, public for the fuzz target.
+pub use framing::{head_complete, parse_head, read_body, BodyError, BodyFraming, Head, Refusal};
+// pistack patch: the connection registry, public for pistack's tests of it.
+pub use util::guard::{Bounds, Refused, Registry, Slot};
 
 mod client;
 mod common;
 mod connection;
+mod framing;
 mod request;
 mod response;
 mod ssl;
@@ -259,7 +264,6 @@ impl Server {
         limits: ConnectionLimits,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         let listener = listener.into();
-        let open_connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         // building the "close" variable
         let close_trigger = Arc::new(AtomicBool::new(false));
 
@@ -295,76 +299,43 @@ impl Server {
             }
         };
 
+        // pistack patch: the patched accept loop below serves plain HTTP only.
+        #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
+        compile_error!("pistack's patched tiny_http has no TLS: put a TLS proxy in front");
+        let _ = ssl;
+
         // creating a task where server.accept() is continuously called
         // and ClientConnection objects are pushed in the messages queue
         let messages = MessagesQueue::with_capacity(8);
 
         let inside_close_trigger = close_trigger.clone();
         let inside_messages = messages.clone();
+        let registry = util::guard::Registry::new(util::guard::Bounds {
+            max_connections: limits.max_connections,
+            max_per_client: limits.max_connections_per_client,
+            loopback_reserve: limits.loopback_reserve,
+        });
         thread::spawn(move || {
             // a tasks pool is used to dispatch the connections into threads
             let tasks_pool = util::TaskPool::new();
 
             log::debug!("Running accept thread");
             while !inside_close_trigger.load(Relaxed) {
-                let new_client = match server.accept() {
-                    Ok((sock, _)) => {
-                        use util::RefinedTcpStream;
-                        if open_connections.load(Relaxed) >= limits.max_connections {
-                            log::warn!("connection limit ({}) reached: closing a new connection", limits.max_connections);
-                            drop(sock);
-                            continue;
-                        }
-                        if let Err(e) = sock.set_timeouts(limits.idle_timeout) {
-                            log::debug!("could not set socket timeouts: {}", e);
-                            continue;
-                        }
-                        let (read_closable, write_closable) = match ssl {
-                            None => RefinedTcpStream::new(sock),
-                            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-                            Some(ref ssl) => {
-                                // trying to apply SSL over the connection
-                                // if an error occurs, we just close the socket and resume listening
-                                let sock = match ssl.accept(sock) {
-                                    Ok(s) => s,
-                                    Err(_) => continue,
-                                };
-
-                                RefinedTcpStream::new(sock)
-                            }
-                            #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-                            Some(ref _ssl) => unreachable!(),
-                        };
-
-                        Ok(ClientConnection::new(write_closable, read_closable, limits.idle_timeout))
-                    }
-                    Err(e) => Err(e),
-                };
-
-                match new_client {
-                    Ok(client) => {
-                        let messages = inside_messages.clone();
-                        let mut client = Some(client);
-                        let open = ConnectionGuard::new(open_connections.clone());
-                        tasks_pool.spawn(Box::new(move || {
-                            let _open = &open;
-                            if let Some(client) = client.take() {
-                                // Synchronization is needed for HTTPS requests to avoid a deadlock
-                                if client.secure() {
-                                    let (sender, receiver) = mpsc::channel();
-                                    for rq in client {
-                                        messages.push(rq.with_notify_sender(sender.clone()).into());
-                                        receiver.recv().unwrap();
-                                    }
-                                } else {
-                                    for rq in client {
-                                        messages.push(rq.into());
-                                    }
+                match server.accept() {
+                    Ok((sock, peer)) => {
+                        if let Some(client) = admit(sock, peer, &registry, limits) {
+                            let messages = inside_messages.clone();
+                            let mut client = Some(client);
+                            let spawned = tasks_pool.spawn(Box::new(move || {
+                                if let Some(client) = client.take() {
+                                    serve_connection(client, &messages);
                                 }
+                            }));
+                            if let Err(e) = spawned {
+                                log::warn!("cannot start a connection thread ({}): closing the connection", e);
                             }
-                        }));
+                        }
                     }
-
                     Err(e) => {
                         // pistack patch: out of file descriptors or an aborted handshake
                         // is transient; wait a little and keep serving.
@@ -475,10 +446,18 @@ impl Drop for Server {
 /// pistack patch: limits applied to every accepted connection.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
-    /// Read and write timeout of each connection; `None` waits forever (upstream behaviour).
+    /// Read and write timeout of each connection, and the time a request's head,
+    /// then its body, has to arrive whole; `None` waits forever (upstream behaviour).
     pub idle_timeout: Option<std::time::Duration>,
-    /// Connections open at once; a new one beyond this is closed at once.
+    /// Connections open at once; a new one beyond this first reclaims the oldest
+    /// idle connection, and is closed when none is idle.
     pub max_connections: usize,
+    /// Connections open at once from one client address (same rule).
+    pub max_connections_per_client: usize,
+    /// Connections from the host itself (loopback) allowed beyond `max_connections`.
+    pub loopback_reserve: usize,
+    /// Largest request body; a larger one is refused with 413 and the connection closed.
+    pub max_body_bytes: usize,
 }
 
 impl Default for ConnectionLimits {
@@ -486,22 +465,63 @@ impl Default for ConnectionLimits {
         ConnectionLimits {
             idle_timeout: None,
             max_connections: usize::MAX,
+            max_connections_per_client: usize::MAX,
+            loopback_reserve: 0,
+            max_body_bytes: usize::MAX,
         }
     }
 }
 
-/// Counts an open connection for as long as it lives.
-struct ConnectionGuard(Arc<std::sync::atomic::AtomicUsize>);
-
-impl ConnectionGuard {
-    fn new(count: Arc<std::sync::atomic::AtomicUsize>) -> Self {
-        count.fetch_add(1, Relaxed);
-        ConnectionGuard(count)
+/// pistack patch: admit a new socket (or close it at once) and wrap it.
+fn admit(
+    sock: Connection,
+    peer: Option<std::net::SocketAddr>,
+    registry: &Arc<util::guard::Registry>,
+    limits: ConnectionLimits,
+) -> Option<ClientConnection> {
+    use util::RefinedTcpStream;
+    if let Err(e) = sock.set_timeouts(limits.idle_timeout) {
+        log::debug!("could not set socket timeouts: {}", e);
+        return None;
     }
+    let control = match sock.try_clone() {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            log::warn!("cannot take a new connection: {}", e);
+            return None;
+        }
+    };
+    let socket = control.clone();
+    // Only the read side: a response still being written finishes.
+    let wake = Box::new(move || {
+        let _ = socket.shutdown(Shutdown::Read);
+    });
+    let slot = match registry.admit(peer.map(|a| a.ip()), wake) {
+        Ok(slot) => slot,
+        Err(why) => {
+            log::warn!("connection from {:?} closed at once: {:?} (http.max_connections, http.max_connections_per_client)", peer.map(|a| a.ip()), why);
+            return None;
+        }
+    };
+    let (read_closable, write_closable) = match RefinedTcpStream::new(sock) {
+        Ok(halves) => halves,
+        Err(e) => {
+            log::warn!("cannot take a new connection: {}", e);
+            return None;
+        }
+    };
+    Some(ClientConnection::new(write_closable, read_closable, control, slot, limits))
 }
 
-impl Drop for ConnectionGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Relaxed);
+/// pistack patch: hand a connection's requests to the workers one at a time —
+/// the next request is read only once the previous one is answered, so a
+/// client that pipelines cannot queue unbounded work or memory.
+fn serve_connection(client: ClientConnection, messages: &MessagesQueue<Message>) {
+    let (sender, receiver) = mpsc::channel();
+    for rq in client {
+        messages.push(rq.with_notify_sender(sender.clone()).into());
+        if receiver.recv().is_err() {
+            break;
+        }
     }
 }

@@ -403,6 +403,9 @@ where
                 .headers
                 .push(Header::from_bytes(&b"Transfer-Encoding"[..], &b"chunked"[..]).unwrap()),
 
+            // pistack patch: no Content-Length on 1xx, 204 (RFC 9110 §8.6: MUST NOT)
+            // or 304 (it would have to be the length of the 200, not 0).
+            Some(TransferEncoding::Identity) if do_not_send_body && matches!(self.status_code.0, 100..=199 | 204 | 304) => {}
             Some(TransferEncoding::Identity) => {
                 assert!(data_length.is_some());
                 let data_length = data_length.unwrap();
@@ -518,6 +521,35 @@ impl Response<Cursor<Vec<u8>>> {
             Some(data_len),
             None,
         )
+    }
+
+    /// pistack patch: `{"message": ...}` with `status`, as JSON, for the
+    /// answers the library gives itself (a dropped request's 500).
+    pub fn json_message(status: u16, message: &str) -> Response<Cursor<Vec<u8>>> {
+        let mut escaped = String::with_capacity(message.len());
+        for c in message.chars() {
+            match c {
+                '"' => escaped.push_str("\\\""),
+                '\\' => escaped.push_str("\\\\"),
+                c if (c as u32) < 0x20 => escaped.push(' '),
+                c => escaped.push(c),
+            }
+        }
+        Response::from_data(format!("{{\"message\":\"{escaped}\"}}"))
+            .with_status_code(status)
+            .with_header(
+                Header::from_bytes(&b"Content-Type"[..], &b"application/json; charset=utf-8"[..])
+                    .unwrap(),
+            )
+    }
+
+    /// pistack patch: an error of the library's own (a malformed or refused
+    /// request): a JSON body, and `Connection: close` since the connection ends.
+    pub fn json_error(status: u16, message: &str) -> Response<Cursor<Vec<u8>>> {
+        let mut r = Self::json_message(status, message);
+        r.headers
+            .push(Header::from_bytes(&b"Connection"[..], &b"close"[..]).unwrap());
+        r
     }
 
     pub fn from_string<S>(data: S) -> Response<Cursor<Vec<u8>>>

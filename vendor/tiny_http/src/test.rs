@@ -64,6 +64,7 @@ impl From<TestRequest> for Request {
                 value: AsciiString::from_ascii(mock.body.len().to_string()).unwrap(),
             });
         }
+        // pistack patch: requests carry their body in memory.
         new_request(
             mock.secure,
             mock.method,
@@ -71,10 +72,10 @@ impl From<TestRequest> for Request {
             mock.http_version,
             mock.headers,
             Some(mock.remote_addr),
-            mock.body.as_bytes(),
+            mock.body.as_bytes().to_vec(),
+            Some(mock.body.len()),
             std::io::sink(),
         )
-        .unwrap()
     }
 }
 

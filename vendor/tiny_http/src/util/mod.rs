@@ -1,17 +1,15 @@
 pub use self::custom_stream::CustomStream;
-pub use self::equal_reader::EqualReader;
-pub use self::fused_reader::FusedReader;
 pub use self::messages_queue::MessagesQueue;
 pub use self::refined_tcp_stream::RefinedTcpStream;
-pub use self::sequential::{SequentialReader, SequentialReaderBuilder};
 pub use self::sequential::{SequentialWriter, SequentialWriterBuilder};
 pub use self::task_pool::TaskPool;
 
 use std::str::FromStr;
 
 mod custom_stream;
-mod equal_reader;
-mod fused_reader;
+// pistack patch: connection bounds and read deadlines; EqualReader and
+// FusedReader removed (bodies are read whole by the connection).
+pub mod guard;
 mod messages_queue;
 pub(crate) mod refined_tcp_stream;
 mod sequential;

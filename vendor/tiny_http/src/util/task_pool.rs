@@ -29,6 +29,9 @@ struct Sharing {
 /// Minimum number of active threads.
 static MIN_THREADS: usize = 4;
 
+/// pistack patch: stack of each connection thread.
+const STACK_SIZE: usize = 256 * 1024;
+
 struct Registration<'a> {
     nb: &'a AtomicUsize,
 }
@@ -58,7 +61,7 @@ impl TaskPool {
         };
 
         for _ in 0..MIN_THREADS {
-            pool.add_thread(None)
+            let _ = pool.add_thread(None);
         }
 
         pool
@@ -66,26 +69,32 @@ impl TaskPool {
 
     /// Executes a function in a thread.
     /// If no thread is available, spawns a new one.
-    pub fn spawn(&self, code: Box<dyn FnMut() + Send>) {
-        let mut queue = self.sharing.todo.lock().unwrap();
+    ///
+    /// pistack patch: a thread that cannot be created (the task or memory limit)
+    /// is an error for the caller — the task is dropped — not a panic.
+    pub fn spawn(&self, code: Box<dyn FnMut() + Send>) -> std::io::Result<()> {
+        let mut queue = self.sharing.todo.lock().unwrap_or_else(|p| p.into_inner());
 
-        // pistack patch: a task may be queued only for an idle thread that no
-        // queued task has claimed yet. Comparing with zero alone lost tasks: two
-        // connections arriving together both saw the one idle thread, both were
-        // queued, the thread took the first (a keep-alive connection, held for
-        // seconds) and the second waited until some thread became free.
+        // pistack patch: upstream compared the idle threads with 0, but a
+        // woken thread counts as idle until it takes its task, so a burst of
+        // connections queued behind busy threads (a new client waited for a
+        // slow one to finish). Idle threads must outnumber queued tasks.
         if self.sharing.waiting_tasks.load(Ordering::Acquire) <= queue.len() {
-            self.add_thread(Some(code));
+            self.add_thread(Some(code))
         } else {
             queue.push_back(code);
             self.sharing.condvar.notify_one();
+            Ok(())
         }
     }
 
-    fn add_thread(&self, initial_fn: Option<Box<dyn FnMut() + Send>>) {
+    fn add_thread(&self, initial_fn: Option<Box<dyn FnMut() + Send>>) -> std::io::Result<()> {
         let sharing = self.sharing.clone();
 
-        thread::spawn(move || {
+        // pistack patch: a small stack (a connection thread parses one head and
+        // reads one bounded body); the 2 MiB default for each of hundreds of
+        // connections is most of a Pi Zero's address space.
+        thread::Builder::new().name("http-conn".into()).stack_size(STACK_SIZE).spawn(move || {
             let sharing = sharing;
             let _active_guard = Registration::new(&sharing.active_tasks);
 
@@ -128,7 +137,8 @@ impl TaskPool {
 
                 task();
             }
-        });
+        })?;
+        Ok(())
     }
 }
 

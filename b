@@ -1,0 +1,12 @@
+pistack 21
+supervisor 1
+info-history 1
+pistack 3
+http-0 1
+http-1 1
+http-2 1
+http-3 1
+pistack 1
+pistack 1
+pistack 1
+pistack 1
