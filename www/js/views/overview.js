@@ -72,9 +72,9 @@ function weather(w) {
   ];
 }
 
-function card(title, id) {
+function card(title, id, wide = false) {
   const body = h("div", { id });
-  return [h("article.card", h("h3", title), body), body];
+  return [h(wide ? "article.card.wide" : "article.card", h("h3", title), body), body];
 }
 
 export default {
@@ -84,9 +84,9 @@ export default {
   mount(root) {
     const [c1, health] = card("Health", "ov-health");
     const [c2, sys] = card("System", "ov-system");
-    const [c3, net] = card("Network", "ov-network");
+    const [c3, net] = card("Network", "ov-network", true);
     const [c4, wx] = card("Weather", "ov-weather");
-    root.append(h("div.cards", c1, c2, c3, c4));
+    root.append(h("div.cards", c1, c2, c4, c3));
     boxes = { health, sys, net, wx };
     slowAt = 0;
     const absent = "Not in this version of pistack.";
