@@ -160,6 +160,17 @@ pub fn routes(health: Arc<Health>, table: Arc<OnceLock<Documents>>) -> Vec<Route
             "OpenAPI 3 document of the whole API",
             move |_| document(&docs, None),
         ),
+        // The page that renders the document is static (www/docs.html, under the
+        // page's CSP); this is its address in the API's namespace.
+        public_get(
+            "/api/docs",
+            "The API documentation page (a redirect to /docs.html, which renders /api/openapi.json)",
+            |_| {
+                let mut reply = Reply::text(302, b"see /docs.html\n".to_vec());
+                reply.headers.push(("Location", "/docs.html".to_string()));
+                Ok(reply)
+            },
+        ),
     ];
     for service in Service::ALL {
         let (health_path, spec_path) = service.paths();

@@ -2,6 +2,7 @@
 //! the subsystems together; each subsystem lives in its own module (see README,
 //! "Map of the code").
 
+mod audit;
 mod auth;
 mod cli;
 mod config;
@@ -232,9 +233,10 @@ fn router(
     metrics.add(Box::new(move |out| r.write_metrics(out)));
 
     let docs = Arc::new(OnceLock::new());
+    let audit = Arc::new(audit::Audit::new());
     let mut routes = health::routes(Arc::new(health), docs.clone());
-    routes.extend(auth::api::routes(auth.clone()));
-    routes.extend(supervisor::api::routes(supervisor.clone()));
+    routes.extend(auth::api::routes(auth.clone(), audit.clone()));
+    routes.extend(supervisor::api::routes(supervisor.clone(), audit.clone()));
     routes.push(supervisor::api::reload_route(
         supervisor.clone(),
         programs_of(config_path),
@@ -244,10 +246,11 @@ fn router(
         supervisor,
         Box::new(programs_of(config_path)),
     ));
-    routes.extend(gpio::api::routes(gpio));
+    routes.extend(gpio::api::routes(gpio, audit.clone()));
     routes.extend(info::api::routes(info));
     routes.extend(email::api::routes(mailer));
     routes.extend(rules::api::routes(rules));
+    routes.push(audit::route(audit));
     routes.push(metrics::route(Arc::new(metrics), &config.metrics));
     let router = http::router::Router::new(routes);
     let _ = docs.set(health::documents(router.routes()));

@@ -114,6 +114,8 @@ fn every_service_document_is_the_whole_one_cut_to_its_service() {
     let expected: Routes = [
         ("GET", "/api/health"),
         ("GET", "/api/openapi.json"),
+        ("GET", "/api/docs"),
+        ("GET", "/api/audit"),
         ("GET", "/metrics"),
         ("POST", "/RPC2"),
     ]

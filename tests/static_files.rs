@@ -123,3 +123,40 @@ fn no_path_leaves_the_web_root() {
     }
     assert!(raw_get(&d, "/").contains("<!doctype html>in"));
 }
+
+/// A browser loading the page opens several keep-alive connections at once (six
+/// for Chromium) and leaves them open. Each must be answered at once, not after
+/// another connection goes idle: tiny_http's task pool used to queue a new
+/// connection for an idle thread that a simultaneous one had already taken.
+#[test]
+fn a_burst_of_keep_alive_connections_is_answered_at_once() {
+    let d = Daemon::start(json!({}));
+    let addr = d.base.trim_start_matches("http://").to_string();
+    for round in 0..10 {
+        let started = std::time::Instant::now();
+        // 16: more than a browser opens, and with the last round's still closing
+        // no more than one client's bound (http.max_connections_per_client, 32).
+        let clients: Vec<_> = (0..16)
+            .map(|_| {
+                let addr = addr.clone();
+                std::thread::spawn(move || {
+                    let mut s = TcpStream::connect(&addr).unwrap();
+                    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                    s.write_all(b"GET /favicon.svg HTTP/1.1\r\nHost: x\r\n\r\n")
+                        .unwrap();
+                    let mut head = [0u8; 12];
+                    s.read_exact(&mut head).unwrap();
+                    assert_eq!(&head, b"HTTP/1.1 200");
+                    s // kept open, as a browser keeps it
+                })
+            })
+            .collect();
+        let open: Vec<TcpStream> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_secs(3),
+            "round {round}: 16 connections took {took:?} to be answered"
+        );
+        drop(open);
+    }
+}

@@ -98,6 +98,10 @@ mkdir -p "$root/usr/share/pistack/www"
 # Content only: no owners, no odd modes, symlinks copied as what they point to
 # (the daemon refuses symlinks that leave www anyway).
 cp -RL "$www/." "$root/usr/share/pistack/www/"
+# .gz siblings, which the daemon sends to browsers that accept gzip (the page is
+# ~65 KB, ~26 KB gzipped); made here from the same files, so never stale.
+find "$root/usr/share/pistack/www" -type f \( -name '*.html' -o -name '*.js' -o -name '*.css' -o -name '*.svg' \) \
+  -exec gzip -9 -n -k {} \;
 find "$root/usr/share/pistack/www" -type d -exec chmod 0755 {} +
 find "$root/usr/share/pistack/www" -type f -exec chmod 0644 {} +
 

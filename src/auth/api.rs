@@ -3,6 +3,7 @@
 //! core ([`super::policy`]).
 
 use super::{Auth, Error, Level, UserPatch};
+use crate::audit::{Action, Audit};
 use crate::http::bearer;
 use crate::http::reply::{ApiError, Reply};
 use crate::http::request::Ctx;
@@ -62,8 +63,11 @@ const USER: Access = Access::AtLeast(Level::User);
 const ADMIN: Access = Access::AtLeast(Level::Admin);
 const ROOT: Access = Access::AtLeast(Level::Root);
 
-pub fn routes(auth: Arc<Auth>) -> Vec<Route> {
+pub fn routes(auth: Arc<Auth>, audit: Arc<Audit>) -> Vec<Route> {
     let a = || auth.clone();
+    let t = || audit.clone();
+    let (t_login, t_logout, t_logout_all, t_create, t_patch, t_delete) =
+        (t(), t(), t(), t(), t(), t());
     let login = a();
     let refresh = a();
     let logout = a();
@@ -81,11 +85,11 @@ pub fn routes(auth: Arc<Auth>) -> Vec<Route> {
             "Log in: tokens for name and password",
             move |ctx| {
                 let body: LoginBody = ctx.json()?;
-                Ok(Reply::ok(&login.login(
-                    &body.name,
-                    &body.password,
-                    &client(ctx),
-                )?))
+                let result = login
+                    .login(&body.name, &body.password, &client(ctx))
+                    .map(|tokens| Reply::ok(&tokens))
+                    .map_err(ApiError::from);
+                t_login.note(ctx, Some(&body.name), Action::Login, &body.name, "", result)
             },
         )
         .password(),
@@ -127,8 +131,9 @@ pub fn routes(auth: Arc<Auth>) -> Vec<Route> {
                     .ok_or_else(|| {
                         ApiError::bad_request("refresh_token: give it in the body or as Bearer")
                     })?;
-                logout.logout(&token)?;
-                Ok(Reply::ok(&json!({"revoked": true})))
+                let result = logout.logout(&token).map_err(ApiError::from);
+                let result = result.map(|_| Reply::ok(&json!({"revoked": true})));
+                t_logout.note(ctx, None, Action::Logout, "", "", result)
             },
         ),
         Route::new(
@@ -137,8 +142,16 @@ pub fn routes(auth: Arc<Auth>) -> Vec<Route> {
             USER,
             "End every login of the caller",
             move |ctx| {
-                let n = logout_all.logout_all(&ctx.caller()?.user.id)?;
-                Ok(Reply::ok(&json!({"revoked": n})))
+                let n = logout_all.logout_all(&ctx.caller()?.user.id);
+                let result = n.map(|n| Reply::ok(&json!({"revoked": n})));
+                t_logout_all.note(
+                    ctx,
+                    None,
+                    Action::LogoutAll,
+                    "",
+                    "",
+                    result.map_err(ApiError::from),
+                )
             },
         ),
         Route::new("GET", "/api/auth/session/me", USER, "The caller", |ctx| {
@@ -155,8 +168,10 @@ pub fn routes(auth: Arc<Auth>) -> Vec<Route> {
             move |ctx| {
                 let body: NewUser = ctx.json()?;
                 let caller = &ctx.caller()?.user;
-                let user = create.add_user(caller, &body.name, &body.password, body.level)?;
-                Ok(Reply::json(201, &user))
+                let user = create.add_user(caller, &body.name, &body.password, body.level);
+                let result = user.map(|u| Reply::json(201, &u)).map_err(ApiError::from);
+                let level = format!("level {}", body.level.as_str());
+                t_create.note(ctx, None, Action::UserCreate, &body.name, &level, result)
             },
         ),
         Route::new(
@@ -177,8 +192,17 @@ pub fn routes(auth: Arc<Auth>) -> Vec<Route> {
             move |ctx| {
                 let body: UserPatch = ctx.json()?;
                 let caller = &ctx.caller()?.user;
-                let user = patch.patch_user(caller, ctx.param("id"), &body, &client(ctx))?;
-                Ok(Reply::ok(&user))
+                let user = patch.patch_user(caller, ctx.param("id"), &body, &client(ctx));
+                let result = user.map(|u| Reply::ok(&u)).map_err(ApiError::from);
+                let changed = patch_fields(&body);
+                t_patch.note(
+                    ctx,
+                    None,
+                    Action::UserChange,
+                    ctx.param("id"),
+                    &changed,
+                    result,
+                )
             },
         )
         .password(),
@@ -188,8 +212,9 @@ pub fn routes(auth: Arc<Auth>) -> Vec<Route> {
             ROOT,
             "Delete a user",
             move |ctx| {
-                delete.delete_user(&ctx.caller()?.user, ctx.param("id"))?;
-                Ok(Reply::no_content())
+                let done = delete.delete_user(&ctx.caller()?.user, ctx.param("id"));
+                let result = done.map(|_| Reply::no_content()).map_err(ApiError::from);
+                t_delete.note(ctx, None, Action::UserDelete, ctx.param("id"), "", result)
             },
         ),
     ]
@@ -198,4 +223,19 @@ pub fn routes(auth: Arc<Auth>) -> Vec<Route> {
 /// The caller's address, the throttle's other half.
 fn client(ctx: &Ctx) -> String {
     ctx.remote.map(|ip| ip.to_string()).unwrap_or_default()
+}
+
+/// What a PATCH changes, for the audit trail (never the values of passwords).
+fn patch_fields(patch: &UserPatch) -> String {
+    let mut fields = Vec::new();
+    if let Some(name) = &patch.name {
+        fields.push(format!("name {name}"));
+    }
+    if patch.password.is_some() {
+        fields.push("password".to_string());
+    }
+    if let Some(level) = patch.level {
+        fields.push(format!("level {}", level.as_str()));
+    }
+    fields.join(", ")
 }

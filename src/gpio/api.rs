@@ -1,6 +1,7 @@
 //! `/api/io/...`: a thin layer over [`Gpio`]: parse, call, map errors to statuses.
 
 use super::{Error, Gpio};
+use crate::audit::{Action, Audit};
 use crate::auth::Level;
 use crate::http::reply::{ApiError, Reply};
 use crate::http::request::Ctx;
@@ -27,8 +28,10 @@ const DEFAULT_LIMIT: u64 = 100;
 const MAX_LIMIT: u64 = super::RING_CAPACITY as u64;
 
 /// The routes; literal paths come before `{name}` ones (the router matches in order).
-pub fn routes(gpio: Arc<Gpio>) -> Vec<Route> {
+pub fn routes(gpio: Arc<Gpio>, audit: Arc<Audit>) -> Vec<Route> {
     let g = || gpio.clone();
+    let t = || audit.clone();
+    let (t_write, t_toggle, t_pulse) = (t(), t(), t());
     let (list, events, chips, read, write, toggle, pulse) = (g(), g(), g(), g(), g(), g(), g());
     let mut routes = vec![
         Route::new(
@@ -59,15 +62,26 @@ pub fn routes(gpio: Arc<Gpio>) -> Vec<Route> {
     ];
     if gpio.backend_kind() == "sim" {
         let sim = g();
+        let t_sim = t();
         routes.push(Route::new(
             "PUT",
             "/api/io/sim/gpio/{name}",
             ADMIN,
             "Sim backend only: set the physical level outside an input pin ({\"level\":0|1})",
             move |ctx| {
+                let name = ctx.param("name");
                 let body = object(ctx, &["level"])?;
                 let level = bit(body.get("level"), "level")?;
-                Ok(Reply::ok(&sim.sim_input(ctx.param("name"), level)?))
+                let result = sim.sim_input(name, level).map(|p| Reply::ok(&p));
+                let detail = format!("level {level}");
+                t_sim.note(
+                    ctx,
+                    None,
+                    Action::GpioSimInput,
+                    name,
+                    &detail,
+                    result.map_err(ApiError::from),
+                )
             },
         ));
     }
@@ -76,13 +90,18 @@ pub fn routes(gpio: Arc<Gpio>) -> Vec<Route> {
             Ok(Reply::ok(&read.read(ctx.param("name"))?))
         }),
         Route::new("PUT", "/api/io/gpio/{name}", ADMIN, "Set an output pin ({\"value\":0|1|true|false})", move |ctx| {
+            let name = ctx.param("name");
             let body = object(ctx, &["value"])?;
             let value = bit(body.get("value"), "value")?;
-            Ok(Reply::ok(&write.write(ctx.param("name"), value)?))
+            let result = write.write(name, value).map(|p| Reply::ok(&p));
+            let detail = format!("value {value}");
+            t_write.note(ctx, None, Action::GpioWrite, name, &detail, result.map_err(ApiError::from))
         })
         .slow(), // waits while a pulse holds the pin
         Route::new("POST", "/api/io/gpio/{name}/toggle", ADMIN, "Invert an output pin", move |ctx| {
-            Ok(Reply::ok(&toggle.toggle(ctx.param("name"))?))
+            let name = ctx.param("name");
+            let result = toggle.toggle(name).map(|p| Reply::ok(&p));
+            t_toggle.note(ctx, None, Action::GpioToggle, name, "", result.map_err(ApiError::from))
         })
         .slow(), // waits while a pulse holds the pin
         Route::new(
@@ -102,7 +121,10 @@ pub fn routes(gpio: Arc<Gpio>) -> Vec<Route> {
                     None => 1,
                     v => bit(v, "value")?,
                 };
-                Ok(Reply::ok(&pulse.pulse(ctx.param("name"), value, ms)?))
+                let name = ctx.param("name");
+                let result = pulse.pulse(name, value, ms).map(|p| Reply::ok(&p));
+                let detail = format!("value {value} for {ms} ms");
+                t_pulse.note(ctx, None, Action::GpioPulse, name, &detail, result.map_err(ApiError::from))
             },
         )
         .slow(),

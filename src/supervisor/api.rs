@@ -3,6 +3,7 @@
 use super::config::ProgramConfig;
 use super::config::{signal_number, SIGNAL_FORMS};
 use super::{Error, Supervisor};
+use crate::audit::{Action, Audit};
 use crate::auth::Level;
 use crate::http::reply::{ApiError, Reply};
 use crate::http::request::Ctx;
@@ -70,10 +71,14 @@ pub fn reload_route(
     .slow() // stops and starts the changed programs
 }
 
-pub fn routes(sup: Arc<Supervisor>) -> Vec<Route> {
+pub fn routes(sup: Arc<Supervisor>, audit: Arc<Audit>) -> Vec<Route> {
     let s = || sup.clone();
     let (list, one, start, stop, restart, signal, log, events) =
         (s(), s(), s(), s(), s(), s(), s(), s());
+    let (g_start, g_stop, g_restart) = (s(), s(), s());
+    let t = || audit.clone();
+    let (t_start, t_stop, t_restart, t_signal) = (t(), t(), t(), t());
+    let (t_g_start, t_g_stop, t_g_restart) = (t(), t(), t());
     vec![
         Route::new("GET", "/api/supervisor/processes", USER, "Every program, in priority order", move |_| {
             Ok(Reply::ok(&list.list()))
@@ -86,7 +91,11 @@ pub fn routes(sup: Arc<Supervisor>) -> Vec<Route> {
             "/api/supervisor/processes/{name}/start",
             ADMIN,
             "Start a program; answers once it is RUNNING or has failed (BACKOFF/FATAL), or at once with ?wait=false; 409 when already running",
-            move |ctx| Ok(Reply::ok(&start.start_program(ctx.param("name"), wait(ctx)?)?)),
+            move |ctx| {
+                let name = ctx.param("name");
+                let result = wait(ctx).and_then(|w| Ok(Reply::ok(&start.start_program(name, w)?)));
+                t_start.note(ctx, None, Action::Start, name, "", result)
+            },
         )
         .slow(),
         Route::new(
@@ -94,7 +103,11 @@ pub fn routes(sup: Arc<Supervisor>) -> Vec<Route> {
             "/api/supervisor/processes/{name}/stop",
             ADMIN,
             "Stop a program: stopsignal to its process group, SIGKILL after stopwaitsecs; answers once STOPPED (?wait=false: at once); 409 when not running",
-            move |ctx| Ok(Reply::ok(&stop.stop_program(ctx.param("name"), wait(ctx)?)?)),
+            move |ctx| {
+                let name = ctx.param("name");
+                let result = wait(ctx).and_then(|w| Ok(Reply::ok(&stop.stop_program(name, w)?)));
+                t_stop.note(ctx, None, Action::Stop, name, "", result)
+            },
         )
         .slow(),
         Route::new(
@@ -102,7 +115,11 @@ pub fn routes(sup: Arc<Supervisor>) -> Vec<Route> {
             "/api/supervisor/processes/{name}/restart",
             ADMIN,
             "Stop (if running) and start a program, waiting for both",
-            move |ctx| Ok(Reply::ok(&restart.restart_program(ctx.param("name"))?)),
+            move |ctx| {
+                let name = ctx.param("name");
+                let result = restart.restart_program(name).map(|p| Reply::ok(&p));
+                t_restart.note(ctx, None, Action::Restart, name, "", result.map_err(ApiError::from))
+            },
         )
         .slow(),
         Route::new(
@@ -118,9 +135,48 @@ pub fn routes(sup: Arc<Supervisor>) -> Vec<Route> {
                     _ => None,
                 }
                 .ok_or_else(|| ApiError::bad_request(format!("signal: unknown signal {}; use {SIGNAL_FORMS}", body.signal)))?;
-                Ok(Reply::ok(&signal.signal_program(ctx.param("name"), sig)?))
+                let name = ctx.param("name");
+                let result = signal.signal_program(name, sig).map(|p| Reply::ok(&p));
+                let detail = super::config::signal_name(sig);
+                t_signal.note(ctx, None, Action::Signal, name, &detail, result.map_err(ApiError::from))
             },
         ),
+        Route::new(
+            "POST",
+            "/api/supervisor/groups/{group}/start",
+            ADMIN,
+            "Start every program of a group that is not running (supervisorctl start group:*); answers once none is STARTING (?wait=false: at once); 404 for an unknown group",
+            move |ctx| {
+                let group = ctx.param("group");
+                let result = wait(ctx).and_then(|w| Ok(Reply::ok(&g_start.start_group(group, w)?)));
+                t_g_start.note(ctx, None, Action::GroupStart, group, "", result)
+            },
+        )
+        .slow(),
+        Route::new(
+            "POST",
+            "/api/supervisor/groups/{group}/stop",
+            ADMIN,
+            "Stop every running program of a group, in reverse priority (supervisorctl stop group:*); answers once all are stopped (?wait=false: at once)",
+            move |ctx| {
+                let group = ctx.param("group");
+                let result = wait(ctx).and_then(|w| Ok(Reply::ok(&g_stop.stop_group(group, w)?)));
+                t_g_stop.note(ctx, None, Action::GroupStop, group, "", result)
+            },
+        )
+        .slow(),
+        Route::new(
+            "POST",
+            "/api/supervisor/groups/{group}/restart",
+            ADMIN,
+            "Stop a group, then start all of it, waiting for both (supervisorctl restart group:*)",
+            move |ctx| {
+                let group = ctx.param("group");
+                let result = g_restart.restart_group(group).map(|l| Reply::ok(&l));
+                t_g_restart.note(ctx, None, Action::GroupRestart, group, "", result.map_err(ApiError::from))
+            },
+        )
+        .slow(),
         Route::new(
             "GET",
             "/api/supervisor/processes/{name}/log",

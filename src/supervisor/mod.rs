@@ -41,10 +41,10 @@ const EVENT_RING: usize = 1000;
 pub enum Error {
     /// No program has this name (404).
     NoSuchProgram(String),
-    /// Start while it is STARTING, RUNNING or BACKOFF (409).
-    AlreadyRunning { name: String, state: State },
     /// No program is in this group (404).
     NoSuchGroup(String),
+    /// Start while it is STARTING, RUNNING or BACKOFF (409).
+    AlreadyRunning { name: String, state: State },
     /// A reload found this program still running after it was told to stop (409).
     StillRunning(String),
     /// Start while it is STOPPING (409).
@@ -75,13 +75,13 @@ impl std::fmt::Display for Error {
                 f,
                 "no program named {name:?}; GET /api/supervisor/processes lists them"
             ),
+            Error::NoSuchGroup(group) => write!(
+                f,
+                "no program is in group {group:?}; GET /api/supervisor/processes shows each one's group"
+            ),
             Error::AlreadyRunning { name, state } => write!(
                 f,
                 "{name} is already running ({state}); stop it first, or use restart"
-            ),
-            Error::NoSuchGroup(group) => write!(
-                f,
-                "no program is in group {group:?}; GET /api/supervisor/processes lists them"
             ),
             Error::StillRunning(name) => write!(
                 f,
@@ -339,6 +339,76 @@ impl Supervisor {
         self.start_locked(name, true)
     }
 
+    /// The indices of the programs of `group`, in priority order.
+    fn group_indices(&self, group: &str) -> Result<Vec<usize>, Error> {
+        let found: Vec<usize> = (self.shared.programs().iter().enumerate())
+            .filter(|(_, p)| p.group == group)
+            .map(|(i, _)| i)
+            .collect();
+        if found.is_empty() {
+            return Err(Error::NoSuchGroup(group.to_string()));
+        }
+        Ok(found)
+    }
+
+    fn infos(&self, indices: &[usize]) -> Vec<ProcessInfo> {
+        let programs = self.shared.programs();
+        indices.iter().map(|&i| programs[i].info()).collect()
+    }
+
+    /// `supervisorctl start group:*`: start every program of `group` that is not
+    /// already running, in priority order; with `wait`, answer once each has left
+    /// STARTING (they wait out `startsecs` side by side, not one after another).
+    pub fn start_group(&self, group: &str, wait: bool) -> Result<Vec<ProcessInfo>, Error> {
+        let _gate = self.read_gate();
+        let indices = self.group_indices(group)?;
+        let mut started = Vec::new();
+        for &i in &indices {
+            match self.request(i, Request::Start) {
+                Ok(seq) => started.push((i, seq)),
+                Err(Error::AlreadyRunning { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if wait {
+            for (i, seq) in started {
+                let limit = Duration::from_secs(self.shared.programs()[i].config.startsecs + 30);
+                self.wait_for(i, limit, |p| {
+                    p.seq != seq || p.machine.state != State::Starting
+                });
+            }
+        }
+        Ok(self.infos(&indices))
+    }
+
+    /// `supervisorctl stop group:*`: stop every running program of `group`, in
+    /// reverse priority order; with `wait`, answer once each has stopped.
+    pub fn stop_group(&self, group: &str, wait: bool) -> Result<Vec<ProcessInfo>, Error> {
+        let _gate = self.read_gate();
+        let indices = self.group_indices(group)?;
+        let mut stopping = Vec::new();
+        for &i in indices.iter().rev() {
+            match self.request(i, Request::Stop) {
+                Ok(_) => stopping.push(i),
+                Err(Error::NotRunning { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if wait {
+            for i in stopping {
+                let limit = Duration::from_secs(self.shared.programs()[i].config.stopwaitsecs + 30);
+                self.wait_for(i, limit, |p| p.machine.state != State::Stopping);
+            }
+        }
+        Ok(self.infos(&indices))
+    }
+
+    /// `supervisorctl restart group:*`: stop the group, then start all of it.
+    pub fn restart_group(&self, group: &str) -> Result<Vec<ProcessInfo>, Error> {
+        self.stop_group(group, true)?;
+        self.start_group(group, true)
+    }
+
     /// Send `sig` to the program's process group.
     pub fn signal_program(&self, name: &str, sig: i32) -> Result<ProcessInfo, Error> {
         let _gate = self.read_gate();
@@ -362,13 +432,15 @@ impl Supervisor {
         Ok(names)
     }
 
-    /// Start every program of `group` that is not running, in priority order.
-    pub fn start_group(&self, group: &str, wait: bool) -> Result<Vec<Outcome>, Error> {
+    /// Start every program of `group` that is not running, one after the other
+    /// in priority order, with each one's outcome (XML-RPC's startProcessGroup).
+    pub fn start_group_each(&self, group: &str, wait: bool) -> Result<Vec<Outcome>, Error> {
         Ok(self.start_each(&self.group_members(group)?, wait))
     }
 
-    /// Stop every running program of `group`, in reverse priority order.
-    pub fn stop_group(&self, group: &str, wait: bool) -> Result<Vec<Outcome>, Error> {
+    /// Stop every running program of `group`, last first, with each one's
+    /// outcome (XML-RPC's stopProcessGroup).
+    pub fn stop_group_each(&self, group: &str, wait: bool) -> Result<Vec<Outcome>, Error> {
         Ok(self.stop_each(&self.group_members(group)?, wait))
     }
 
@@ -560,6 +632,57 @@ mod tests {
         assert_eq!(sup.get("once").unwrap().state, State::Exited);
         sup.shutdown();
         assert!(sup.check().is_err(), "the thread has ended");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn group_actions_reach_every_member_and_only_them() {
+        let dir = std::env::temp_dir().join(format!("pistack-sup-group-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let sleeper = |group: Option<&str>| ProgramConfig {
+            command: vec!["sleep".into(), "1000".into()],
+            group: group.map(str::to_string),
+            startsecs: 0,
+            autostart: false,
+            ..ProgramConfig::default()
+        };
+        let programs = BTreeMap::from([
+            ("a".to_string(), sleeper(Some("g"))),
+            ("b".to_string(), sleeper(Some("g"))),
+            ("c".to_string(), sleeper(None)),
+        ]);
+        let sup = Supervisor::start(&programs, &dir, Arc::new(Bus::new())).unwrap();
+        let states = |list: Vec<ProcessInfo>| -> Vec<(String, State)> {
+            list.into_iter().map(|p| (p.name, p.state)).collect()
+        };
+        let both = |s: State| vec![("a".to_string(), s), ("b".to_string(), s)];
+        assert_eq!(
+            states(sup.start_group("g", true).unwrap()),
+            both(State::Running)
+        );
+        assert_eq!(sup.get("c").unwrap().state, State::Stopped);
+        assert_eq!(
+            states(sup.start_group("g", true).unwrap()),
+            both(State::Running),
+            "members already running are skipped, not refused"
+        );
+        assert_eq!(
+            states(sup.restart_group("g").unwrap()),
+            both(State::Running)
+        );
+        assert_eq!(
+            states(sup.stop_group("g", true).unwrap()),
+            both(State::Stopped)
+        );
+        assert!(matches!(
+            sup.start_group("nope", true),
+            Err(Error::NoSuchGroup(_))
+        ));
+        assert!(
+            matches!(sup.stop_group("a", true), Err(Error::NoSuchGroup(_))),
+            "a program's name is not its group's"
+        );
+        sup.shutdown();
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -327,12 +327,12 @@ impl Rpc {
                 arity(p, 1, 2)?;
                 match target(sup, string(p, 0)?)? {
                     Target::Program(name) => self.start(&name, flag(p, 1)?).map(Value::Bool),
-                    Target::Group(g) => Ok(self.each(sup.start_group(&g, flag(p, 1)?)?, true)),
+                    Target::Group(g) => Ok(self.each(sup.start_group_each(&g, flag(p, 1)?)?, true)),
                 }
             }
             (Some("startProcessGroup"), _) => {
                 arity(p, 1, 2)?;
-                Ok(self.each(sup.start_group(string(p, 0)?, flag(p, 1)?)?, true))
+                Ok(self.each(sup.start_group_each(string(p, 0)?, flag(p, 1)?)?, true))
             }
             (Some("startAllProcesses"), _) => {
                 arity(p, 0, 1)?;
@@ -346,12 +346,12 @@ impl Rpc {
                         sup.stop_program(&name, flag(p, 1)?)?;
                         Ok(Value::Bool(true))
                     }
-                    Target::Group(g) => Ok(self.each(sup.stop_group(&g, flag(p, 1)?)?, false)),
+                    Target::Group(g) => Ok(self.each(sup.stop_group_each(&g, flag(p, 1)?)?, false)),
                 }
             }
             (Some("stopProcessGroup"), _) => {
                 arity(p, 1, 2)?;
-                Ok(self.each(sup.stop_group(string(p, 0)?, flag(p, 1)?)?, false))
+                Ok(self.each(sup.stop_group_each(string(p, 0)?, flag(p, 1)?)?, false))
             }
             (Some("stopAllProcesses"), _) => {
                 arity(p, 0, 1)?;
