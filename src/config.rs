@@ -216,6 +216,10 @@ impl Config {
     fn resolve_paths(&mut self, base: &Path) {
         absolute(base, &mut self.state_dir);
         absolute(base, &mut self.http.www_dir);
+        if let Some(crate::http::tls::TlsConfig::Files { cert, key }) = self.http.tls.as_mut() {
+            absolute(base, cert);
+            absolute(base, key);
+        }
         if let Some(p) = self.auth.secret_file.as_mut() {
             absolute(base, p);
         }
