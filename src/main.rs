@@ -120,7 +120,11 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     log::info!(
         "pistack {} listening on {}://{} (state in {})",
         env!("CARGO_PKG_VERSION"),
-        if config.http.tls.is_some() { "https" } else { "http" },
+        if config.http.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        },
         server.addr,
         config.state_dir.display()
     );

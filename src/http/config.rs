@@ -81,7 +81,8 @@ impl HttpConfig {
                     "http.redirect_bind: {redirect:?} is not an address:port such as 0.0.0.0:80"
                 ));
             } else if self.tls.is_none() {
-                problems.push("http.redirect_bind: redirects to https, so it needs http.tls".into());
+                problems
+                    .push("http.redirect_bind: redirects to https, so it needs http.tls".into());
             }
         }
         if self.idle_timeout_s == 0 {

@@ -10,12 +10,12 @@
 pub mod bearer;
 pub mod config;
 pub mod openapi;
+pub mod redirect;
 pub mod reply;
 pub mod request;
 pub mod router;
 pub mod slow;
 pub mod static_files;
-pub mod redirect;
 pub mod tls;
 #[cfg(test)]
 mod vendor_tests;

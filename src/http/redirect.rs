@@ -50,7 +50,11 @@ fn answer(request: tiny_http::Request, https_port: u16) {
         .map(|h| h.value.as_str().to_string());
     let (status, body, location) = match location(host.as_deref(), request.url(), https_port) {
         Some(url) => (308, format!("this server speaks https: {url}"), Some(url)),
-        None => (400, "a Host header is needed to redirect to https".into(), None),
+        None => (
+            400,
+            "a Host header is needed to redirect to https".into(),
+            None,
+        ),
     };
     let mut headers = vec![];
     let mut push = |name: &str, value: &str| {
@@ -104,9 +108,18 @@ mod tests {
             at("pi.local:8080", "/a/b?c=d", 8443).as_deref(),
             Some("https://pi.local:8443/a/b?c=d")
         );
-        assert_eq!(at("pi.local", "/", 443).as_deref(), Some("https://pi.local/"));
-        assert_eq!(at("[::1]:80", "/x", 443).as_deref(), Some("https://[::1]/x"));
-        assert_eq!(at("10.0.0.2", "*", 8443).as_deref(), Some("https://10.0.0.2:8443/"));
+        assert_eq!(
+            at("pi.local", "/", 443).as_deref(),
+            Some("https://pi.local/")
+        );
+        assert_eq!(
+            at("[::1]:80", "/x", 443).as_deref(),
+            Some("https://[::1]/x")
+        );
+        assert_eq!(
+            at("10.0.0.2", "*", 8443).as_deref(),
+            Some("https://10.0.0.2:8443/")
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub enum TlsConfig {
     Files { cert: PathBuf, key: PathBuf },
 }
 
-const SHAPE: &str = r#"expected "self-signed" or {"cert": PATH, "key": PATH}"#;
+const SHAPE: &str = r#"http.tls: expected "self-signed" or {"cert": PATH, "key": PATH}"#;
 
 impl<'de> Deserialize<'de> for TlsConfig {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -141,7 +141,11 @@ pub fn load(cert: &Path, key: &Path) -> Result<Loaded, TlsError> {
             key_path: key.to_path_buf(),
             cert: cert.to_path_buf(),
         },
-        e => parse("http.tls.key", key, format!("unusable key or certificate: {e}")),
+        e => parse(
+            "http.tls.key",
+            key,
+            format!("unusable key or certificate: {e}"),
+        ),
     })?;
     let fingerprint = fingerprint(certified.cert[0].as_ref());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)

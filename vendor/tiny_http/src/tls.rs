@@ -112,17 +112,15 @@ pub(crate) fn handshake(
     };
     let deadline = limit.map(|t| Instant::now() + t);
     slot.set_idle(true);
+    let mut bounded = Bounded {
+        sock: &mut sock,
+        deadline,
+    };
     let done = loop {
         if !conn.is_handshaking() {
             break true;
         }
-        if let Some(at) = deadline {
-            let left = at.saturating_duration_since(Instant::now());
-            if left.is_zero() || sock.set_read_timeout(Some(left)).is_err() {
-                break false;
-            }
-        }
-        match conn.complete_io(&mut sock) {
+        match conn.complete_io(&mut bounded) {
             Ok((0, 0)) => break false,
             Ok(_) => {}
             Err(e) => {
@@ -141,4 +139,35 @@ pub(crate) fn handshake(
     Some(TlsStream(Arc::new(Mutex::new(rustls::StreamOwned::new(
         conn, sock,
     )))))
+}
+
+/// The socket during the handshake: every read waits at most the time left
+/// until the deadline (rustls reads as often as the client sends), so a
+/// trickled hello cannot stretch the handshake.
+struct Bounded<'a> {
+    sock: &'a mut Connection,
+    deadline: Option<Instant>,
+}
+
+impl Read for Bounded<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
+        if let Some(at) = self.deadline {
+            let left = at.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(std::io::Error::new(ErrorKind::TimedOut, "TLS handshake too slow"));
+            }
+            self.sock.set_read_timeout(Some(left))?;
+        }
+        self.sock.read(buf)
+    }
+}
+
+impl Write for Bounded<'_> {
+    fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
+        self.sock.write(buf)
+    }
+
+    fn flush(&mut self) -> IoResult<()> {
+        self.sock.flush()
+    }
 }
