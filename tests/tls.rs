@@ -387,7 +387,7 @@ fn testssl_finds_no_weak_protocol_or_high_vulnerability() {
     let (_, text) = run(Command::new("timeout")
         .args([
             "300",
-            "testssl.sh",
+            "testssl",
             "--quiet",
             "--color",
             "0",
