@@ -58,6 +58,7 @@ bench: release
 	bench/core.sh
 	@test ! -x bench/supervisor.sh || bench/supervisor.sh
 	@test ! -x bench/gpio.sh || bench/gpio.sh
+	@test ! -x bench/tls.sh || bench/tls.sh
 
 fmt:
 	$(CARGO) fmt
