@@ -94,8 +94,8 @@ impl Write for TlsStream {
 }
 
 /// Run the server side of the handshake on `sock`, all of it within `limit`.
-/// Until it is done the connection counts as idle, so the registry may reclaim
-/// it for a newcomer. `None` (connection to close) on a timeout, an EOF, or a
+/// Until it is done the connection stays idle, as the registry admitted it,
+/// so it may be reclaimed for a newcomer. `None` (connection to close) on a timeout, an EOF, or a
 /// handshake rustls refuses (it has sent its alert then).
 pub(crate) fn handshake(
     acceptor: &TlsAcceptor,
@@ -111,7 +111,6 @@ pub(crate) fn handshake(
         }
     };
     let deadline = limit.map(|t| Instant::now() + t);
-    slot.set_idle(true);
     let mut bounded = Bounded {
         sock: &mut sock,
         deadline,
