@@ -297,3 +297,45 @@ pub fn check(config: &TlsConfig) -> Vec<String> {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(v: serde_json::Value) -> Result<TlsConfig, String> {
+        serde_json::from_value(v).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_setting_is_self_signed_or_two_paths() {
+        assert_eq!(
+            parse(serde_json::json!("self-signed")),
+            Ok(TlsConfig::SelfSigned)
+        );
+        assert_eq!(
+            parse(serde_json::json!({"cert": "c.pem", "key": "k.pem"})),
+            Ok(TlsConfig::Files {
+                cert: "c.pem".into(),
+                key: "k.pem".into()
+            })
+        );
+        for bad in [
+            serde_json::json!("self"),
+            serde_json::json!(true),
+            serde_json::json!({"cert": "c.pem"}),
+            serde_json::json!({"cert": "c.pem", "key": "k.pem", "chain": "x"}),
+        ] {
+            let e = parse(bad.clone()).unwrap_err();
+            assert!(e.contains("http.tls: "), "{bad}: {e}");
+        }
+        let back = serde_json::to_value(TlsConfig::SelfSigned).unwrap();
+        assert_eq!(back, serde_json::json!("self-signed"));
+    }
+
+    #[test]
+    fn fingerprints_are_colon_hex_as_browsers_show() {
+        let f = fingerprint(b"");
+        assert_eq!(f.len(), 32 * 3 - 1);
+        assert!(f.starts_with("E3:B0:C4:42:98:FC:1C:14"), "{f}");
+    }
+}
