@@ -143,7 +143,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
 
 /// SIGHUP: what is re-read without a restart.
 fn on_hangup(server: &http::HttpServer) {
-    log::info!("SIGHUP: reloading the TLS certificate");
+    log::info!("SIGHUP: reloading");
     server.reload_tls();
 }
 

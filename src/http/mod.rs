@@ -186,11 +186,10 @@ impl HttpServer {
 
     /// SIGHUP: read the certificate files again; a bad one keeps the old.
     pub fn reload_tls(&self) {
-        if let Some(tls) = &self.tls {
-            match tls.reload() {
-                Ok(()) => log::info!("TLS certificate reloaded"),
-                Err(e) => log::error!("TLS certificate not reloaded, the old one stays: {e}"),
-            }
+        match self.tls.as_ref().map(|t| t.reload()) {
+            None => log::info!("no http.tls: no certificate to reload"),
+            Some(Ok(())) => log::info!("TLS certificate reloaded"),
+            Some(Err(e)) => log::error!("TLS certificate not reloaded, the old one stays: {e}"),
         }
     }
 }
