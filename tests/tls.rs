@@ -712,3 +712,29 @@ fn check_config_names_the_missing_unparsable_or_mismatched_file() {
     let (code, text) = check(json!("self-signed"));
     assert_eq!(code, Some(0), "{text}");
 }
+
+#[test]
+fn idle_keep_alive_tls_connections_are_reclaimed_for_a_newcomer() {
+    let (_d, ca, port) = start_with_files(json!({"max_connections_per_client": 4}));
+    let config = client_config(&ca);
+    // Four TLS connections past their handshake, each idle after one request.
+    let mut open: Vec<Tls> = (0..4)
+        .map(|_| {
+            let mut t = connect(&config, port).unwrap();
+            assert_eq!(get(&mut t, "/api/health").unwrap().0, 200);
+            t
+        })
+        .collect();
+    // A fifth: the oldest idle one is shut (its TCP read side) to make room.
+    let (status, took) = timed_health(&config, port);
+    assert!(
+        status == 200 && took < Duration::from_secs(1),
+        "{status} after {took:?}"
+    );
+    let gone = open
+        .iter_mut()
+        .map(|t| get(t, "/api/health").is_err())
+        .filter(|failed| *failed)
+        .count();
+    assert!(gone >= 1, "no idle TLS connection was reclaimed");
+}
