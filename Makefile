@@ -63,6 +63,7 @@ bench: release
 	@test ! -x bench/supervisor.sh || bench/supervisor.sh
 	@test ! -x bench/gpio.sh || bench/gpio.sh
 	@test ! -x bench/ctl.sh || bench/ctl.sh
+	@test ! -x bench/tls.sh || bench/tls.sh
 
 fmt:
 	$(CARGO) fmt

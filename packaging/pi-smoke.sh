@@ -239,4 +239,41 @@ else
   ok "ticker (pid $last) stopped with the daemon"
 fi
 
+# --- HTTPS ------------------------------------------------------------------------------------
+# A second run with http.tls "self-signed": the ARMv6 binary makes its
+# certificate (rcgen on ring) and answers over TLS; curl trusts that certificate.
+tport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$tmp/tls-state"
+jq -n --arg state "$tmp/tls-state" --arg bind "127.0.0.1:$tport" --arg www "$repo/www" '{
+  state_dir: $state, http: {bind: $bind, www_dir: $www, tls: "self-signed"},
+  auth: {pbkdf2_iterations: 1000}, gpio: {backend: "sim"}
+}' > "$tmp/tls.json"
+env -u PISTACK_CONFIG -u PISTACK_BIND -u AUTH_SECRET -u NOTIFY_SOCKET -u WATCHDOG_USEC -u WATCHDOG_PID \
+    PISTACK_ROOT_PASSWORD="$password" \
+    "$pirun" "$bin" --config "$tmp/tls.json" serve > "$tmp/daemon.log" 2>&1 &
+daemon=$!
+code=000
+for _ in $(seq 1 $((ready_s * 4))); do
+  kill -0 "$daemon" 2>/dev/null || break
+  if [ -s "$tmp/tls-state/tls/cert.pem" ]; then
+    code=$(curl -sS -D "$tmp/headers" -o "$tmp/body" -w '%{http_code}' --max-time 10 \
+      --cacert "$tmp/tls-state/tls/cert.pem" "https://localhost:$tport/api/health" 2>>"$tmp/curl.err") || true
+    [ "$code" != 000 ] && break
+  fi
+  sleep 0.25
+done
+if [ "$code" = 200 ] && grep -qi '^strict-transport-security: max-age=31536000' "$tmp/headers"; then
+  ok "HTTPS: GET https://localhost:$tport/api/health is 200 on the self-signed certificate, with HSTS"
+else
+  not_ok "HTTPS: GET /api/health over TLS (got $code: $(tail -n 3 "$tmp/curl.err" 2>/dev/null))"
+fi
+if grep -q "SHA-256 fingerprint" "$tmp/daemon.log"; then
+  ok "HTTPS: the certificate's fingerprint is logged"
+else
+  not_ok "HTTPS: the certificate's fingerprint is logged"
+fi
+kill -TERM "$daemon" 2>/dev/null
+wait "$daemon" 2>/dev/null
+daemon=''
+
 finish

@@ -245,6 +245,10 @@ impl Config {
         if let Some(p) = self.control.socket.as_mut() {
             absolute(base, p);
         }
+        if let Some(crate::http::tls::TlsConfig::Files { cert, key }) = self.http.tls.as_mut() {
+            absolute(base, cert);
+            absolute(base, key);
+        }
         if let Some(p) = self.auth.secret_file.as_mut() {
             absolute(base, p);
         }

@@ -122,7 +122,14 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
         max_body_bytes: config.http.max_body_bytes,
         stats,
     });
-    let server = match http::HttpServer::start(&config.http, site.clone()) {
+    let tls = match &config.http.tls {
+        Some(t) => Some(http::tls::Tls::start(t, &config.state_dir).map_err(|e| e.to_string())),
+        None => None,
+    };
+    let server = match tls
+        .transpose()
+        .and_then(|tls| http::HttpServer::start(&config.http, site.clone(), tls))
+    {
         Ok(s) => s,
         Err(e) => {
             rules.shutdown();
@@ -142,15 +149,20 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
         };
     log::info!("control socket {}", control.path().display());
     log::info!(
-        "pistack {} listening on http://{} (state in {})",
+        "pistack {} listening on {}://{} (state in {})",
         env!("CARGO_PKG_VERSION"),
+        if config.http.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        },
         server.addr,
         config.state_dir.display()
     );
     systemd::notify("READY=1");
     systemd::spawn_watchdog(server.addr);
 
-    let sig = signals::wait_for_shutdown();
+    let sig = signals::wait_for_shutdown(|| on_hangup(&server));
     log::info!("signal {sig}: shutting down");
     systemd::notify("STOPPING=1");
     control.stop();
@@ -175,6 +187,12 @@ fn programs_of(
             .map(|c| c.programs)
             .map_err(|e| e.to_string())
     }
+}
+
+/// SIGHUP: what is re-read without a restart.
+fn on_hangup(server: &http::HttpServer) {
+    log::info!("SIGHUP: reloading");
+    server.reload_tls();
 }
 
 /// The running subsystems whose routes, health and metrics the router serves.

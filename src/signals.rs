@@ -23,8 +23,9 @@ fn shutdown_set() -> libc::sigset_t {
     }
 }
 
-/// Sleep until SIGTERM or SIGINT arrives; returns its number. SIGHUP is logged and ignored.
-pub fn wait_for_shutdown() -> i32 {
+/// Sleep until SIGTERM or SIGINT arrives; returns its number. Each SIGHUP
+/// runs `on_hangup` (reloads) and the wait goes on.
+pub fn wait_for_shutdown(mut on_hangup: impl FnMut()) -> i32 {
     let set = shutdown_set();
     loop {
         let mut sig: libc::c_int = 0;
@@ -34,7 +35,7 @@ pub fn wait_for_shutdown() -> i32 {
             continue;
         }
         if sig == libc::SIGHUP {
-            log::info!("SIGHUP ignored: restart the daemon to reload its configuration");
+            on_hangup();
             continue;
         }
         return sig;

@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use super::tls::TlsConfig;
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
@@ -16,8 +18,10 @@ pub struct HttpConfig {
     pub slow_workers: usize,
     pub max_body_bytes: usize,
     pub www_dir: PathBuf,
-    /// TLS is not built into this binary yet; only `null` is accepted.
-    pub tls: Option<serde_json::Value>,
+    /// HTTPS on `bind`: `"self-signed"` or `{"cert": PATH, "key": PATH}`.
+    pub tls: Option<TlsConfig>,
+    /// A plain listener that answers every request with 308 to the https URL.
+    pub redirect_bind: Option<String>,
     /// A connection that sends or takes nothing for this long is closed; a
     /// request's head, then its body, must each arrive whole within it.
     pub idle_timeout_s: u64,
@@ -41,6 +45,7 @@ impl Default for HttpConfig {
             max_body_bytes: 64 * 1024,
             www_dir: "/usr/share/pistack/www".into(),
             tls: None,
+            redirect_bind: None,
             idle_timeout_s: 30,
             max_connections: 256,
             max_connections_per_client: 32,
@@ -67,10 +72,18 @@ impl HttpConfig {
         if self.max_body_bytes < 1024 {
             problems.push("http.max_body_bytes: must be at least 1024".into());
         }
-        if self.tls.as_ref().is_some_and(|t| !t.is_null()) {
-            problems.push(
-                "http.tls: this build has no TLS; put a TLS proxy in front or leave it null".into(),
-            );
+        if let Some(tls) = &self.tls {
+            problems.extend(super::tls::check(tls));
+        }
+        if let Some(redirect) = &self.redirect_bind {
+            if redirect.parse::<SocketAddr>().is_err() {
+                problems.push(format!(
+                    "http.redirect_bind: {redirect:?} is not an address:port such as 0.0.0.0:80"
+                ));
+            } else if self.tls.is_none() {
+                problems
+                    .push("http.redirect_bind: redirects to https, so it needs http.tls".into());
+            }
         }
         if self.idle_timeout_s == 0 {
             problems.push("http.idle_timeout_s: must be above 0".into());

@@ -10,11 +10,13 @@
 pub mod bearer;
 pub mod config;
 pub mod openapi;
+pub mod redirect;
 pub mod reply;
 pub mod request;
 pub mod router;
 pub mod slow;
 pub mod static_files;
+pub mod tls;
 #[cfg(test)]
 mod vendor_tests;
 
@@ -89,6 +91,8 @@ pub struct HttpServer {
     workers: Vec<JoinHandle<()>>,
     slow: Arc<SlowPool<SlowJob>>,
     password: Arc<SlowPool<SlowJob>>,
+    tls: Option<tls::Tls>,
+    redirect: Option<redirect::Redirect>,
     pub addr: SocketAddr,
 }
 
@@ -121,8 +125,13 @@ enum Outcome {
 }
 
 impl HttpServer {
-    /// Bind and start `config.workers` threads.
-    pub fn start(config: &HttpConfig, site: Arc<Site>) -> Result<HttpServer, String> {
+    /// Bind and start `config.workers` threads; with `tls`, every connection
+    /// is HTTPS, and `config.redirect_bind` sends plain clients there.
+    pub fn start(
+        config: &HttpConfig,
+        site: Arc<Site>,
+        tls: Option<tls::Tls>,
+    ) -> Result<HttpServer, String> {
         let listener = TcpListener::bind(&config.bind)
             .map_err(|e| format!("cannot listen on {}: {e} (is another server using it? set http.bind or PISTACK_BIND)", config.bind))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -133,8 +142,13 @@ impl HttpServer {
             loopback_reserve: config::LOOPBACK_RESERVE,
             max_body_bytes: site.max_body_bytes,
         };
-        let server = tiny_http::Server::from_listener_with_limits(listener, None, limits)
+        let acceptor = tls.as_ref().map(|t| t.acceptor());
+        let server = tiny_http::Server::from_listener_with_limits(listener, acceptor, limits)
             .map_err(|e| format!("cannot start the HTTP server: {e}"))?;
+        let redirect = match (&config.redirect_bind, &tls) {
+            (Some(bind), Some(_)) => Some(redirect::Redirect::start(bind, addr.port(), limits)?),
+            _ => None,
+        };
         let server = Arc::new(server);
         let slow = pool("http-slow", config.slow_workers, &site)?;
         let password = pool("http-password", PASSWORD_WORKERS, &site)?;
@@ -160,6 +174,8 @@ impl HttpServer {
             workers,
             slow,
             password,
+            tls,
+            redirect,
             addr,
         })
     }
@@ -174,6 +190,18 @@ impl HttpServer {
         }
         self.slow.stop();
         self.password.stop();
+        if let Some(r) = self.redirect {
+            r.stop();
+        }
+    }
+
+    /// SIGHUP: read the certificate files again; a bad one keeps the old.
+    pub fn reload_tls(&self) {
+        match self.tls.as_ref().map(|t| t.reload()) {
+            None => log::info!("no http.tls: no certificate to reload"),
+            Some(Ok(())) => log::info!("TLS certificate reloaded"),
+            Some(Err(e)) => log::error!("TLS certificate not reloaded, the old one stays: {e}"),
+        }
     }
 }
 
@@ -455,7 +483,8 @@ const SECURITY_HEADERS: [(&str, &str); 4] = [
 
 /// Write the answer; tiny_http leaves out the body itself for HEAD.
 fn respond(request: tiny_http::Request, reply: Reply) {
-    let mut headers = Vec::with_capacity(8);
+    let secure = request.secure();
+    let mut headers = Vec::with_capacity(9);
     let mut push = |name: &str, value: &str| {
         if let Ok(h) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
             headers.push(h);
@@ -467,6 +496,9 @@ fn respond(request: tiny_http::Request, reply: Reply) {
     }
     for (name, value) in SECURITY_HEADERS {
         push(name, value);
+    }
+    if secure {
+        push("Strict-Transport-Security", "max-age=31536000");
     }
     if reply.content_type.starts_with("application/json") {
         push("Cache-Control", "no-store");

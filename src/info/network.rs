@@ -86,11 +86,11 @@ pub fn read(hostname: String) -> Result<Network, Error> {
     })
 }
 
-type Addresses = BTreeMap<String, (Vec<String>, Vec<String>)>;
+pub(crate) type Addresses = BTreeMap<String, (Vec<String>, Vec<String>)>;
 
 /// "a.b.c.d/nn" and "x::y/nn" per interface. IPv4 aliases carry a label
 /// ("eth0:1"); they belong to the interface before the colon.
-fn addresses() -> Result<Addresses, Error> {
+pub(crate) fn addresses() -> Result<Addresses, Error> {
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs fills `head` with a list we free below.
     if unsafe { libc::getifaddrs(&mut head) } != 0 {

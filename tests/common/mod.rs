@@ -38,6 +38,8 @@ pub struct Daemon {
     pub config_path: PathBuf,
     pub base: String,
     pub stderr: mpsc::Receiver<String>,
+    /// What the daemon logged before it listened.
+    pub early_log: Vec<String>,
     agent: ureq::Agent,
 }
 
@@ -153,12 +155,13 @@ impl Daemon {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => {
-                    if let Some(i) = line.find("listening on http://") {
-                        let addr = line[i + "listening on http://".len()..]
+                    if let Some(i) = line.find("listening on http") {
+                        // http://ADDR, or https://ADDR with http.tls.
+                        let url = line[i + "listening on ".len()..]
                             .split_whitespace()
                             .next()
                             .unwrap();
-                        break format!("http://{addr}");
+                        break url.to_string();
                     }
                     seen.push(line);
                 }
@@ -181,6 +184,7 @@ impl Daemon {
             config_path,
             base,
             stderr: rx,
+            early_log: seen,
             agent,
         }
     }

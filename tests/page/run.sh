@@ -20,4 +20,5 @@ fi
 BIN="${PISTACK_BIN:-$REPO/target/debug/pistack}"
 echo "run.sh: testing $BIN ($(date -r "$BIN" '+%F %T' 2>/dev/null || echo missing))" >&2
 
-exec node --test page.test.mjs
+# tls.test.mjs: the page over HTTPS (http.tls).
+exec node --test page.test.mjs tls.test.mjs

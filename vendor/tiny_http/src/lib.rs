@@ -93,9 +93,6 @@
 // pistack patch: quiet the two upstream warnings newer compilers raise.
 #![allow(dead_code, unused_imports)]
 
-#[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-use zeroize::Zeroizing;
-
 use std::error::Error;
 use std::io::Error as IoError;
 use std::io::ErrorKind as IoErrorKind;
@@ -121,6 +118,8 @@ pub use test::TestRequest;
 pub use framing::{head_complete, parse_head, read_body, BodyError, BodyFraming, Head, Refusal};
 // pistack patch: the connection registry, public for pistack's tests of it.
 pub use util::guard::{Bounds, Refused, Registry, Slot};
+// pistack patch: TLS with rustls 0.23, its config replaceable at run time.
+pub use tls::TlsAcceptor;
 
 mod client;
 mod common;
@@ -128,8 +127,8 @@ mod connection;
 mod framing;
 mod request;
 mod response;
-mod ssl;
 mod test;
+mod tls;
 mod util;
 
 /// The main class of this library.
@@ -182,17 +181,8 @@ pub struct ServerConfig {
     /// The addresses to try to listen to.
     pub addr: ConfigListenAddr,
 
-    /// If `Some`, then the server will use SSL to encode the communications.
-    pub ssl: Option<SslConfig>,
-}
-
-/// Configuration of the server for SSL.
-#[derive(Debug, Clone)]
-pub struct SslConfig {
-    /// Contains the public certificate to send to clients.
-    pub certificate: Vec<u8>,
-    /// Contains the ultra-secret private key used to decode communications.
-    pub private_key: Vec<u8>,
+    /// If `Some`, then the server will use TLS to encode the communications.
+    pub ssl: Option<TlsAcceptor>,
 }
 
 impl Server {
@@ -205,22 +195,6 @@ impl Server {
         Server::new(ServerConfig {
             addr: ConfigListenAddr::from_socket_addrs(addr)?,
             ssl: None,
-        })
-    }
-
-    /// Shortcut for an HTTPS server on a specific address.
-    #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-    #[inline]
-    pub fn https<A>(
-        addr: A,
-        config: SslConfig,
-    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>>
-    where
-        A: ToSocketAddrs,
-    {
-        Server::new(ServerConfig {
-            addr: ConfigListenAddr::from_socket_addrs(addr)?,
-            ssl: Some(config),
         })
     }
 
@@ -248,7 +222,7 @@ impl Server {
     /// such as from systemd. For other cases, you probably want the `new()` function.
     pub fn from_listener<L: Into<Listener>>(
         listener: L,
-        ssl_config: Option<SslConfig>,
+        ssl_config: Option<TlsAcceptor>,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         Self::from_listener_with_limits(listener, ssl_config, ConnectionLimits::default())
     }
@@ -257,10 +231,11 @@ impl Server {
     /// `limits.idle_timeout` as its read and write timeout (so an idle or stalled
     /// client frees its thread), at most `limits.max_connections` are open at once
     /// (further ones are closed at once), and a failed `accept` (EMFILE, ECONNABORTED)
-    /// is retried instead of ending the accept thread for good.
+    /// is retried instead of ending the accept thread for good. With `tls`,
+    /// every connection is TLS, its handshake run by the connection's thread.
     pub fn from_listener_with_limits<L: Into<Listener>>(
         listener: L,
-        ssl_config: Option<SslConfig>,
+        tls: Option<TlsAcceptor>,
         limits: ConnectionLimits,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         let listener = listener.into();
@@ -273,36 +248,6 @@ impl Server {
             log::debug!("Server listening on {}", local_addr);
             (listener, local_addr)
         };
-
-        // building the SSL capabilities
-        #[cfg(all(feature = "ssl-openssl", feature = "ssl-rustls"))]
-        compile_error!(
-            "Features 'ssl-openssl' and 'ssl-rustls' must not be enabled at the same time"
-        );
-        #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-        type SslContext = ();
-        #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-        type SslContext = crate::ssl::SslContextImpl;
-        let ssl: Option<SslContext> = {
-            match ssl_config {
-                #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-                Some(config) => Some(SslContext::from_pem(
-                    config.certificate,
-                    Zeroizing::new(config.private_key),
-                )?),
-                #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-                Some(_) => return Err(
-                    "Building a server with SSL requires enabling the `ssl` feature in tiny-http"
-                        .into(),
-                ),
-                None => None,
-            }
-        };
-
-        // pistack patch: the patched accept loop below serves plain HTTP only.
-        #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-        compile_error!("pistack's patched tiny_http has no TLS: put a TLS proxy in front");
-        let _ = ssl;
 
         // creating a task where server.accept() is continuously called
         // and ClientConnection objects are pushed in the messages queue
@@ -323,11 +268,15 @@ impl Server {
             while !inside_close_trigger.load(Relaxed) {
                 match server.accept() {
                     Ok((sock, peer)) => {
-                        if let Some(client) = admit(sock, peer, &registry, limits) {
+                        if let Some(admitted) = admit(sock, peer, &registry, limits) {
                             let messages = inside_messages.clone();
-                            let mut client = Some(client);
+                            let tls = tls.clone();
+                            let mut admitted = Some(admitted);
                             let spawned = tasks_pool.spawn(Box::new(move || {
-                                if let Some(client) = client.take() {
+                                let client = admitted
+                                    .take()
+                                    .and_then(|a| a.into_client(tls.as_ref(), limits));
+                                if let Some(client) = client {
                                     serve_connection(client, &messages);
                                 }
                             }));
@@ -472,14 +421,21 @@ impl Default for ConnectionLimits {
     }
 }
 
-/// pistack patch: admit a new socket (or close it at once) and wrap it.
+/// pistack patch: a socket the registry admitted, not yet read from.
+struct Admitted {
+    sock: Connection,
+    control: Arc<Connection>,
+    slot: util::guard::Slot,
+}
+
+/// pistack patch: admit a new socket (or close it at once). Runs on the
+/// accept thread, so it does nothing that waits on the client.
 fn admit(
     sock: Connection,
     peer: Option<std::net::SocketAddr>,
     registry: &Arc<util::guard::Registry>,
     limits: ConnectionLimits,
-) -> Option<ClientConnection> {
-    use util::RefinedTcpStream;
+) -> Option<Admitted> {
     if let Err(e) = sock.set_timeouts(limits.idle_timeout) {
         log::debug!("could not set socket timeouts: {}", e);
         return None;
@@ -492,7 +448,8 @@ fn admit(
         }
     };
     let socket = control.clone();
-    // Only the read side: a response still being written finishes.
+    // Only the read side: a response still being written finishes. For TLS
+    // this is the TCP socket under it, so a reclaimed connection wakes too.
     let wake = Box::new(move || {
         let _ = socket.shutdown(Shutdown::Read);
     });
@@ -503,14 +460,37 @@ fn admit(
             return None;
         }
     };
-    let (read_closable, write_closable) = match RefinedTcpStream::new(sock) {
-        Ok(halves) => halves,
-        Err(e) => {
-            log::warn!("cannot take a new connection: {}", e);
-            return None;
-        }
-    };
-    Some(ClientConnection::new(write_closable, read_closable, control, slot, limits))
+    Some(Admitted {
+        sock,
+        control,
+        slot,
+    })
+}
+
+impl Admitted {
+    /// On the connection's thread: the TLS handshake if any, then the reader
+    /// of requests. `None` closes the connection.
+    fn into_client(self, tls: Option<&TlsAcceptor>, limits: ConnectionLimits) -> Option<ClientConnection> {
+        use util::refined_tcp_stream::Stream;
+        use util::RefinedTcpStream;
+        let Admitted {
+            sock,
+            control,
+            slot,
+        } = self;
+        let stream = match tls {
+            None => Stream::Http(sock),
+            Some(acceptor) => Stream::Https(tls::handshake(acceptor, sock, &slot, limits.idle_timeout)?),
+        };
+        let (read_closable, write_closable) = match RefinedTcpStream::new(stream) {
+            Ok(halves) => halves,
+            Err(e) => {
+                log::warn!("cannot take a new connection: {}", e);
+                return None;
+            }
+        };
+        Some(ClientConnection::new(write_closable, read_closable, control, slot, limits))
+    }
 }
 
 /// pistack patch: hand a connection's requests to the workers one at a time —
