@@ -406,8 +406,8 @@ fn reload_adds_changes_and_removes_and_keeps_the_rest_running() {
     );
 }
 
-/// `useradd`/`groupadd` NAME unless it exists.
-fn ensure(kind: &str, args: &[&str]) {
+/// `useradd`/`groupadd` NAME unless it exists; whether it was made here.
+fn ensure(kind: &str, args: &[&str]) -> bool {
     let name = args.last().unwrap();
     let db = if kind == "groupadd" {
         "group"
@@ -423,6 +423,26 @@ fn ensure(kind: &str, args: &[&str]) {
     if !exists {
         let s = Command::new(kind).args(args).status().unwrap();
         assert!(s.success(), "{kind} {args:?}");
+    }
+    !exists
+}
+
+/// The users and group a test made, removed when it ends (pass or fail), so
+/// that the machine is left as it was: a member left in group `pistack` would
+/// keep the package's purge from removing the group (packaging/deb/test-deb.sh).
+struct MadeHere {
+    users: Vec<&'static str>,
+    group: bool,
+}
+
+impl Drop for MadeHere {
+    fn drop(&mut self) {
+        for user in &self.users {
+            let _ = Command::new("userdel").arg(user).status();
+        }
+        if self.group {
+            let _ = Command::new("groupdel").arg("pistack").status();
+        }
     }
 }
 
@@ -442,21 +462,24 @@ fn group_members_act_as_root_and_others_are_refused() {
         0,
         "this test creates users: run it as root (CI does)"
     );
-    ensure("groupadd", &["--system", "pistack"]);
-    ensure(
-        "useradd",
-        &[
-            "--system",
-            "--no-create-home",
-            "-G",
-            "pistack",
-            "pistack-test-member",
-        ],
-    );
-    ensure(
-        "useradd",
-        &["--system", "--no-create-home", "pistack-test-stranger"],
-    );
+    let mut made = MadeHere {
+        users: Vec::new(),
+        group: ensure("groupadd", &["--system", "pistack"]),
+    };
+    let member = [
+        "--system",
+        "--no-create-home",
+        "-G",
+        "pistack",
+        "pistack-test-member",
+    ];
+    if ensure("useradd", &member) {
+        made.users.push("pistack-test-member");
+    }
+    let stranger = ["--system", "--no-create-home", "pistack-test-stranger"];
+    if ensure("useradd", &stranger) {
+        made.users.push("pistack-test-stranger");
+    }
     let (d, sock) = daemon(programs());
     let meta = std::fs::metadata(&sock).unwrap();
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
