@@ -2,26 +2,13 @@
 //! the subsystems together; each subsystem lives in its own module (see README,
 //! "Map of the code").
 
-mod auth;
-mod cli;
-mod config;
+// The subsystems live in the library (src/lib.rs); `crate::auth` etc. resolve here too.
 #[cfg(test)]
 mod config_docs;
-mod email;
-mod events;
-mod gpio;
-mod health;
-mod http;
-mod info;
-mod logging;
-mod memory;
-mod metrics;
-mod names;
-mod random;
-mod signals;
-mod store;
-mod supervisor;
-mod systemd;
+use pistack::{
+    auth, cli, config, email, events, gpio, health, http, info, logging, memory, metrics, signals,
+    store, supervisor, systemd,
+};
 
 use std::sync::{Arc, OnceLock};
 
