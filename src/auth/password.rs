@@ -15,8 +15,11 @@ pub fn check_rules(p: &str) -> Result<(), super::Error> {
             "password: at least 8 characters".into(),
         ));
     }
-    if p.len() > 1024 {
-        return Err(super::Error::Invalid("password: at most 1024 bytes".into()));
+    // Characters, as the OpenAPI document's maxLength counts them (at most 4 KiB).
+    if p.chars().count() > 1024 {
+        return Err(super::Error::Invalid(
+            "password: at most 1024 characters".into(),
+        ));
     }
     Ok(())
 }

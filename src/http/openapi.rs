@@ -2,8 +2,59 @@
 //! what is routed. `/api/<service>/apispec.json` is the same document cut to one
 //! service, as the original's flasgger pages were.
 
-use super::router::{Access, Route};
+use super::router::{Access, Lane, Route};
 use serde_json::{json, Map, Value};
+
+/// The schema of every error answer: `{"message": ...}`.
+fn error_schema() -> Value {
+    json!({"type": "object", "required": ["message"],
+           "properties": {"message": {"type": "string"}}})
+}
+
+/// The documented answers of a route: its successes (any 2xx when it declares
+/// none), and the errors its access, parameters, body and lane can give.
+fn responses(route: &Route, has_params: bool) -> Value {
+    let error = |why: &str| {
+        json!({"description": why,
+               "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+    };
+    let success = |status: u16, schema: &Value| match status {
+        204 => json!({"description": "Done; no content"}),
+        _ => json!({"description": "Success",
+                    "content": {route.content_type: {"schema": schema}}}),
+    };
+    let mut out = Map::new();
+    for (status, schema) in &route.responses {
+        out.insert(status.to_string(), success(*status, schema));
+    }
+    if route.responses.is_empty() {
+        out.insert("2XX".into(), success(200, &json!({})));
+    }
+    if route.body.is_some() || has_params {
+        out.insert(
+            "400".into(),
+            error("The request is not valid; the message says why"),
+        );
+    }
+    if route.access != Access::Public {
+        out.insert("401".into(), error("No valid access token"));
+        out.insert("403".into(), error("The caller's level may not do this"));
+    }
+    if has_params {
+        out.insert("404".into(), error("No such resource"));
+    }
+    if route.lane == Lane::Password {
+        out.insert(
+            "429".into(),
+            error("Too many attempts: wait Retry-After seconds"),
+        );
+    }
+    out.insert(
+        "default".into(),
+        error("An error; the message says what to do next"),
+    );
+    Value::Object(out)
+}
 
 pub fn document(routes: &[Route], service: Option<&str>) -> Value {
     let mut paths = Map::new();
@@ -20,13 +71,16 @@ pub fn document(routes: &[Route], service: Option<&str>) -> Value {
         let mut op = json!({
             "summary": route.summary,
             "tags": [route.service()],
-            "responses": {
-                "default": {"description": "JSON; errors are {\"message\": ...}",
-                            "content": {"application/json": {"schema": {"type": "object"}}}}
-            }
+            "responses": responses(route, !params.is_empty()),
         });
         if !params.is_empty() {
             op["parameters"] = Value::Array(params);
+        }
+        if let Some(schema) = &route.body {
+            op["requestBody"] = json!({
+                "required": true,
+                "content": {"application/json": {"schema": schema}}
+            });
         }
         match route.access {
             Access::Public => op["security"] = json!([]),
@@ -47,7 +101,10 @@ pub fn document(routes: &[Route], service: Option<&str>) -> Value {
             "version": env!("CARGO_PKG_VERSION"),
             "description": "One daemon for a Raspberry Pi: auth, supervisor, io, info, email. Levels: Root > Admin > User."
         },
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "schemas": {"Error": error_schema()}
+        },
         "security": [{"bearer": []}],
         "paths": paths
     })
