@@ -21,14 +21,17 @@ fi
 targets=("$@")
 ((${#targets[@]})) || mapfile -t targets < <(cargo +nightly fuzz list)
 cargo +nightly fuzz build -O >&2
+bin=$here/target/$(rustc +nightly -vV | sed -n 's/^host: //p')/release
 work=$here/../target/fuzz-corpus
 failed=()
 printf '%-18s %12s %8s\n' target cases result
 for t in "${targets[@]}"; do
   mkdir -p "$work/$t"
   log=$work/$t.log
-  if cargo +nightly fuzz run -O "$t" "$work/$t" "corpus/$t" -- \
-      -max_total_time="$seconds" -rss_limit_mb=1024 -print_final_stats=1 >"$log" 2>&1; then
+  mkdir -p "artifacts/$t"
+  # The binary cargo fuzz built (cargo fuzz run would build again per target).
+  if "$bin/$t" -max_total_time="$seconds" -rss_limit_mb=1024 -print_final_stats=1 \
+      -artifact_prefix="artifacts/$t/" "$work/$t" "corpus/$t" >"$log" 2>&1; then
     result=ok
   else
     result=FAILED failed+=("$t")

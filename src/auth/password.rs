@@ -35,6 +35,11 @@ fn derive(password: &str, salt: &[u8], iterations: u32) -> [u8; 32] {
     out
 }
 
+/// One derivation of `iterations`, for [`super::cost::calibrate`] to time.
+pub fn derive_for_timing(iterations: u32) {
+    std::hint::black_box(derive("calibration", &[0u8; 16], iterations));
+}
+
 fn hash_with_salt(password: &str, salt: &[u8], iterations: u32) -> String {
     let out = derive(password, salt, iterations);
     format!(
