@@ -97,12 +97,24 @@ mod tests {
         let first = resolve(None, &dir).unwrap();
         assert!(first >= FLOOR && first % 1000 == 0, "{first}");
         // A stored count is used as it is, not measured again.
-        store::write_json(&dir.join(FILE), &Calibrated { iterations: 77_000, target_ms: 250 })
-            .unwrap();
+        store::write_json(
+            &dir.join(FILE),
+            &Calibrated {
+                iterations: 77_000,
+                target_ms: 250,
+            },
+        )
+        .unwrap();
         assert_eq!(resolve(None, &dir).unwrap(), 77_000);
         // One below the floor (a hand edit) is measured again.
-        store::write_json(&dir.join(FILE), &Calibrated { iterations: 10, target_ms: 250 })
-            .unwrap();
+        store::write_json(
+            &dir.join(FILE),
+            &Calibrated {
+                iterations: 10,
+                target_ms: 250,
+            },
+        )
+        .unwrap();
         assert!(resolve(None, &dir).unwrap() >= FLOOR);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -57,8 +57,7 @@ impl Auth {
             Some(rec) => password::verify(pass, &rec.password_hash),
             None => {
                 let dummy = self.dummy_hash.get_or_init(|| {
-                    password::hash("not a password", self.cost)
-                        .unwrap_or_default()
+                    password::hash("not a password", self.cost).unwrap_or_default()
                 });
                 password::verify(pass, dummy);
                 false
