@@ -5,7 +5,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 PREFIX ?= /usr
 DESTDIR ?=
 
-.PHONY: run build release deps test test-fresh test-rust test-page test-pi test-unit-pi test-deb test-unit-file test-fuzz fuzz test-schemathesis test-load bench fmt lint pi pi-static deb install clean
+.PHONY: run build release deps test test-fresh test-rust test-page test-pi test-unit-pi test-deb test-unit-file test-fuzz fuzz test-schemathesis test-load bench bench-compare fmt lint pi pi-static deb install clean
 
 ## run: build and start the daemon with conf/dev.json (simulated GPIO, demo programs, state in ./var)
 run: build
@@ -73,6 +73,10 @@ bench: release
 	bench/core.sh
 	@test ! -x bench/supervisor.sh || bench/supervisor.sh
 	@test ! -x bench/gpio.sh || bench/gpio.sh
+
+## bench-compare: the original Python stack (bench/python-ref, PyPI pins) next to pistack; a table
+bench-compare: release
+	bench/compare.sh
 
 fmt:
 	$(CARGO) fmt
