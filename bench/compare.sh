@@ -133,7 +133,7 @@ row "login p99 (ms)" "$py_login_p99" "$(kv p99_ms "$login")" "$(ratio "$py_login
 row "validate 2t/16c (2xx/s)" "$py_val_rps" "$(kv ok_rps "$validate")" "$(ratio "$(kv ok_rps "$validate")" "$py_val_rps")"
 row "validate p99 (ms)" "$py_val_p99" "$(kv p99_ms "$validate")" "$(ratio "$py_val_p99" "$(kv p99_ms "$validate")")"
 row "CPU s per 1000 validate requests" "" "$(kv cpu_per_1000 "$validate")" ""
-row "CPU s per 1000 logins (2xx)" "" "$(kv cpu_per_1000 "$login")" ""
+row "CPU s per 1000 logins (2xx; incl. the 429s)" "" "$(kv cpu_per_1000 "$login")" ""
 row "restart after kill -9 (s)" "$py_restart" "$rs_restart" "$(ratio "$py_restart" "$rs_restart")"
 row "idle CPU (% of one core)" "$py_idle_cpu" "$rs_idle_cpu" "$(ratio "$py_idle_cpu" "$rs_idle_cpu")"
 row "idle wake-ups per second" "" "$rs_wakeups" ""

@@ -89,6 +89,7 @@ run() {
     --suppress-health-check all --warnings off
 }
 status=0
+cd "$work"   # schemathesis keeps a cache (.schemathesis/) in its working folder
 run Root "$root" || status=1
 run User "$user" || status=1
 if ! kill -0 "$pid" 2>/dev/null; then say "the daemon died during the run"; status=1; fi
