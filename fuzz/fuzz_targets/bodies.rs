@@ -28,7 +28,10 @@ fuzz_target!(|data: &[u8]| {
     for (i, r) in results.iter().flatten().enumerate() {
         match r {
             // The one optional body (logout's) may be blank.
-            Ok(()) => assert!(json || blank, "decoder {i} accepted bytes that are not JSON"),
+            Ok(()) => assert!(
+                json || blank,
+                "decoder {i} accepted bytes that are not JSON"
+            ),
             Err(e) => {
                 assert_eq!(e.status, 400, "decoder {i}: {}", e.message);
                 assert!(!e.message.is_empty());

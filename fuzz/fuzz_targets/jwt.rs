@@ -22,7 +22,10 @@ fn signed(header: &[u8], payload: &[u8]) -> String {
     );
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET).unwrap();
     mac.update(input.as_bytes());
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    format!(
+        "{input}.{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -47,7 +50,10 @@ fuzz_target!(|data: &[u8]| {
             assert!(claims.exp > 0);
             let again = jwt::sign(&claims, SECRET);
             assert_eq!(jwt::verify(&again, SECRET, 0), Ok(claims.clone()));
-            assert_eq!(jwt::verify(&again, SECRET, claims.exp), Err(TokenError::Expired));
+            assert_eq!(
+                jwt::verify(&again, SECRET, claims.exp),
+                Err(TokenError::Expired)
+            );
             assert_eq!(
                 jwt::verify(&again, b"another secret", 0),
                 Err(TokenError::Signature)

@@ -19,7 +19,10 @@ fuzz_target!(|data: &[u8]| {
     if out.errors.is_empty() {
         let doc = serde_json::json!({ "programs": out.programs });
         if let Err(e) = config::parse(&doc.to_string()) {
-            panic!("the importer wrote a config pistack cannot read: {}", e.message);
+            panic!(
+                "the importer wrote a config pistack cannot read: {}",
+                e.message
+            );
         }
     }
 });
