@@ -56,6 +56,32 @@ fn responses(route: &Route, has_params: bool) -> Value {
     Value::Object(out)
 }
 
+/// The operationId of a route: its method and pattern, e.g. `get /api/auth/users/{id}`.
+fn operation_id(route: &Route) -> String {
+    format!("{} {}", route.method.to_ascii_lowercase(), route.pattern)
+}
+
+/// The links of a creating route (one that answers 201 with an `id`): to each
+/// route on `<its path>/{param}`, with the new resource's id, so that a client
+/// (and schemathesis's stateful phase) can follow create -> read -> change -> delete.
+fn links(route: &Route, routes: &[Route]) -> Option<Value> {
+    route.responses.iter().find(|(status, _)| *status == 201)?;
+    let prefix = format!("{}/{{", route.pattern);
+    let mut out = Map::new();
+    for other in routes.iter().filter(|r| r.pattern.starts_with(&prefix)) {
+        let rest = &other.pattern[prefix.len()..];
+        let Some(param) = rest.strip_suffix('}').filter(|p| !p.contains('/')) else {
+            continue;
+        };
+        out.insert(
+            format!("{}{}", other.method.to_ascii_lowercase(), "ById"),
+            json!({"operationId": operation_id(other),
+                   "parameters": {param: "$response.body#/id"}}),
+        );
+    }
+    (!out.is_empty()).then_some(Value::Object(out))
+}
+
 pub fn document(routes: &[Route], service: Option<&str>) -> Value {
     let mut paths = Map::new();
     for route in routes
@@ -69,12 +95,16 @@ pub fn document(routes: &[Route], service: Option<&str>) -> Value {
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
         let mut op = json!({
+            "operationId": operation_id(route),
             "summary": route.summary,
             "tags": [route.service()],
             "responses": responses(route, !params.is_empty()),
         });
         if !params.is_empty() {
             op["parameters"] = Value::Array(params);
+        }
+        if let Some(links) = links(route, routes) {
+            op["responses"]["201"]["links"] = links;
         }
         if let Some(schema) = &route.body {
             op["requestBody"] = json!({
