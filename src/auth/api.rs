@@ -98,8 +98,12 @@ mod schema {
     }
     /// Every field may be left out or null (unchanged).
     pub fn patch() -> Value {
+        // OpenAPI 3.0: an enum must list null too for null to be valid.
         let nullable = |mut v: Value| {
             v["nullable"] = json!(true);
+            if let Some(values) = v.get_mut("enum").and_then(Value::as_array_mut) {
+                values.push(Value::Null);
+            }
             v
         };
         json!({"type": "object", "additionalProperties": false,
