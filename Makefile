@@ -5,7 +5,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 PREFIX ?= /usr
 DESTDIR ?=
 
-.PHONY: run build release deps test test-fresh test-rust test-page test-pi test-unit-pi test-deb test-systemd test-unit-file bench fmt lint pi pi-static deb install clean
+.PHONY: run build release deps test test-fresh test-rust test-page test-pi test-unit-pi test-deb test-systemd test-unit-file test-fuzz fuzz test-schemathesis test-load bench bench-compare fmt lint pi pi-static deb install clean
 
 ## run: build and start the daemon with conf/dev.json (simulated GPIO, demo programs, state in ./var)
 run: build
@@ -26,7 +26,7 @@ deps:
 
 ## test: everything CI checks (installs what it needs first)
 test: deps
-	$(MAKE) --no-print-directory lint test-rust test-page test-unit-file test-pi test-deb
+	$(MAKE) --no-print-directory lint test-rust test-page test-unit-file test-fuzz test-schemathesis test-load test-pi test-deb
 	@echo "make test: all checks passed"
 
 ## test-fresh: a clone of HEAD in an empty folder builds, tests and runs the tools
@@ -35,6 +35,21 @@ test-fresh: deps
 
 test-rust:
 	$(CARGO) test --all-targets
+
+## test-fuzz: each cargo-fuzz target 20 s from its seeds (nightly); fuzz: 10 min each (FUZZ_SECONDS=N)
+test-fuzz:
+	fuzz/run.sh 20
+
+fuzz:
+	fuzz/run.sh $${FUZZ_SECONDS:-600}
+
+## contract fuzzing of /api/openapi.json with schemathesis, as Root and as a User
+test-schemathesis: build
+	tests/schemathesis.sh 25
+
+## wrk, 64 keep-alive connections on validate, a static file and the process list: all 2xx
+test-load: build
+	tests/load.sh 5
 
 ## the page in real Chromium (Debian's), driven by playwright-core
 test-page: build
@@ -64,6 +79,10 @@ bench: release
 	@test ! -x bench/gpio.sh || bench/gpio.sh
 	@test ! -x bench/ctl.sh || bench/ctl.sh
 	@test ! -x bench/tls.sh || bench/tls.sh
+
+## bench-compare: the original Python stack (bench/python-ref, PyPI pins) next to pistack; a table
+bench-compare: release
+	bench/compare.sh
 
 fmt:
 	$(CARGO) fmt

@@ -87,6 +87,12 @@ pub struct Audit {
     ring: Ring<Entry>,
 }
 
+impl Default for Audit {
+    fn default() -> Self {
+        Audit::new()
+    }
+}
+
 impl Audit {
     pub fn new() -> Audit {
         Audit {

@@ -292,7 +292,7 @@ mod tests {
         let c = parse("{}").unwrap();
         assert!(c.validate().is_empty(), "{:?}", c.validate());
         assert_eq!(c.http.bind, "0.0.0.0:8080");
-        assert_eq!(c.auth.pbkdf2_iterations, 600_000);
+        assert_eq!(c.auth.pbkdf2_iterations, None);
     }
 
     #[test]

@@ -72,6 +72,12 @@ pub struct Health {
     off: Vec<(Service, String)>,
 }
 
+impl Default for Health {
+    fn default() -> Health {
+        Health::new()
+    }
+}
+
 impl Health {
     pub fn new() -> Health {
         Health {

@@ -2,31 +2,13 @@
 //! the subsystems together; each subsystem lives in its own module (see README,
 //! "Map of the code").
 
-mod audit;
-mod auth;
-mod cli;
-mod config;
+// The subsystems live in the library (src/lib.rs); `crate::auth` etc. resolve here too.
 #[cfg(test)]
 mod config_docs;
-mod control;
-mod ctl;
-mod email;
-mod events;
-mod gpio;
-mod health;
-mod http;
-mod info;
-mod logging;
-mod memory;
-mod metrics;
-mod names;
-mod random;
-mod rules;
-mod signals;
-mod store;
-mod supervisor;
-mod systemd;
-mod xmlrpc;
+use pistack::{
+    audit, auth, cli, config, control, ctl, email, events, gpio, health, http, info, logging,
+    memory, metrics, rules, signals, store, supervisor, systemd, xmlrpc,
+};
 
 use std::sync::{Arc, OnceLock};
 

@@ -132,6 +132,8 @@ pub fn route(metrics: Arc<Metrics>, config: &MetricsConfig) -> Route {
         reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
         Ok(reply)
     })
+    .answers("text/plain")
+    .responds(200, serde_json::json!({"type": "string"}))
 }
 
 #[cfg(test)]

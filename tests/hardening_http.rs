@@ -515,3 +515,73 @@ fn weak_etags_and_empty_answers() {
     assert!(!a.has("content-type"), "{}", a.head);
     assert!(!a.has("content-length"), "{}", a.head);
 }
+
+/// A field of /proc/<pid>/status, in its unit (kB for memory).
+fn proc_status(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim_start_matches(':').split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// Issue 16, load: 1000 idle connections from 50 addresses and 100 that send a
+/// byte a second, all at once, under a Pi Zero's address space: a login from
+/// another client still answers in under 100 ms, the resident memory stays
+/// under 64 MiB, and once the clients are gone their threads are reclaimed.
+#[test]
+fn a_thousand_idle_and_a_hundred_trickling_connections_are_bounded_and_reclaimed() {
+    let (mut d, _state) = daemon(json!({}), Some(PI_ZERO_KIB));
+    assert_pi_zero_memory(&d);
+    let pid = d.pid();
+    let threads_before = proc_status(pid, "Threads");
+    let to = addr(&d);
+    let idle: Vec<TcpStream> = (0..1000)
+        .map(|i| connect_from(Ipv4Addr::new(127, 0, 1, 1 + (i / 20) as u8), to))
+        .collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let trickle: Vec<_> = (0..100)
+        .map(|i| {
+            let stop = stop.clone();
+            let mut s = connect_from(Ipv4Addr::new(127, 0, 2, 1 + (i / 10) as u8), to);
+            std::thread::spawn(move || {
+                for b in b"GET /api/health HTTP/1.1\r\nHost: x\r\n".iter().cycle() {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed)
+                        || s.write_all(&[*b]).is_err()
+                    {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            })
+        })
+        .collect();
+    let mut most_rss = 0;
+    for _ in 0..3 {
+        fast_checks(&mut d, OTHER);
+        most_rss = most_rss.max(proc_status(pid, "VmRSS"));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(
+        most_rss < 64 * 1024,
+        "resident memory {most_rss} kB under the attack"
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in trickle {
+        t.join().unwrap();
+    }
+    drop(idle);
+    let reclaimed = eventually(20, || {
+        let n = proc_status(pid, "Threads");
+        (n <= threads_before + 4).then_some(n)
+    });
+    assert!(
+        reclaimed.is_some(),
+        "threads {} after the clients left, {threads_before} before",
+        proc_status(pid, "Threads")
+    );
+    fast_checks(&mut d, OTHER);
+    eprintln!("most RSS {most_rss} kB; threads back to {reclaimed:?} (from {threads_before})");
+}

@@ -1051,3 +1051,57 @@ fn spawn_failures_say_what_to_fix() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Twenty children that crash as soon as they start, restarted at once each
+/// time (startsecs 0: every exit is a crash of a RUNNING program): the daemon
+/// keeps answering health, tokens and the process list throughout, and stops
+/// cleanly after.
+#[test]
+fn a_crash_storm_of_twenty_children_keeps_the_daemon_responsive() {
+    let programs: serde_json::Map<String, Value> = (0..20)
+        .map(|i| {
+            let p = sh("exit 1", json!({"startsecs": 0, "autorestart": true}));
+            (format!("crash{i:02}"), p)
+        })
+        .collect();
+    let mut d = Daemon::start(json!({ "programs": programs }));
+    let t = d.root();
+    let until = Instant::now() + Duration::from_secs(5);
+    let mut answers = 0;
+    let mut slowest = Duration::ZERO;
+    while Instant::now() < until {
+        for (method, path) in [
+            ("GET", "/api/health"),
+            ("POST", "/api/auth/session/validate"),
+            ("GET", "/api/supervisor/processes"),
+        ] {
+            let start = Instant::now();
+            let r = d.call(method, path, Some(&t), None);
+            slowest = slowest.max(start.elapsed());
+            assert_eq!(
+                r.status, 200,
+                "{method} {path} during the storm: {}",
+                r.text
+            );
+            answers += 1;
+        }
+    }
+    let list = d.get("/api/supervisor/processes", &t).body;
+    let restarts: u64 = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["restarts"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(
+        restarts >= 40,
+        "the storm did not happen: {restarts} restarts"
+    );
+    // Generous: a loaded 2-core CI machine, a debug build.
+    assert!(
+        slowest < Duration::from_secs(2),
+        "slowest answer {slowest:?}"
+    );
+    eprintln!("{answers} answers during {restarts} restarts; slowest {slowest:?}");
+    assert_eq!(d.stop(), Some(0));
+}

@@ -36,7 +36,10 @@ fuzz_target!(|data: &[u8]| {
             .count()
     };
     let (lengths, codings) = (count("Content-Length"), count("Transfer-Encoding"));
-    assert!(lengths == 0 || codings == 0, "Content-Length with Transfer-Encoding accepted");
+    assert!(
+        lengths == 0 || codings == 0,
+        "Content-Length with Transfer-Encoding accepted"
+    );
     match head.body {
         BodyFraming::Chunked => assert!(codings > 0),
         BodyFraming::Length(_) => assert!(lengths > 0 && codings == 0),

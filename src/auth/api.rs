@@ -59,6 +59,65 @@ fn default_level() -> Level {
     Level::User
 }
 
+/// The OpenAPI schemas of the bodies and answers (docs/api.md, "Auth").
+mod schema {
+    use serde_json::{json, Value};
+
+    pub fn user() -> Value {
+        json!({"type": "object", "required": ["id", "name", "level", "created_at"],
+               "properties": {"id": {"type": "string"}, "name": {"type": "string"},
+                              "level": level(), "created_at": {"type": "integer"}}})
+    }
+    /// users::valid_name and password::check_rules as JSON Schema.
+    pub fn name() -> Value {
+        json!({"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,32}$"})
+    }
+    pub fn password() -> Value {
+        json!({"type": "string", "minLength": 8, "maxLength": 1024})
+    }
+    pub fn level() -> Value {
+        json!({"type": "string", "enum": ["Root", "Admin", "User"]})
+    }
+    pub fn tokens() -> Value {
+        json!({"type": "object",
+               "required": ["access_token", "refresh_token", "token_type", "expires_in", "user"],
+               "properties": {"access_token": {"type": "string"}, "refresh_token": {"type": "string"},
+                              "token_type": {"type": "string"}, "expires_in": {"type": "integer"},
+                              "user": user()}})
+    }
+    pub fn login() -> Value {
+        json!({"type": "object", "required": ["name", "password"], "additionalProperties": false,
+               "properties": {"name": {"type": "string"}, "password": {"type": "string"}}})
+    }
+    pub fn refresh() -> Value {
+        json!({"type": "object", "required": ["refresh_token"],
+               "properties": {"refresh_token": {"type": "string"}}})
+    }
+    pub fn new_user() -> Value {
+        json!({"type": "object", "required": ["name", "password"], "additionalProperties": false,
+               "properties": {"name": name(), "password": password(), "level": level()}})
+    }
+    /// Every field may be left out or null (unchanged).
+    pub fn patch() -> Value {
+        // OpenAPI 3.0: an enum must list null too for null to be valid.
+        let nullable = |mut v: Value| {
+            v["nullable"] = json!(true);
+            if let Some(values) = v.get_mut("enum").and_then(Value::as_array_mut) {
+                values.push(Value::Null);
+            }
+            v
+        };
+        json!({"type": "object", "additionalProperties": false,
+               "properties": {"name": nullable(name()), "password": nullable(password()),
+                              "level": nullable(level()),
+                              "current_password": nullable(json!({"type": "string"}))}})
+    }
+    pub fn revoked(kind: &str) -> Value {
+        json!({"type": "object", "required": ["revoked"],
+               "properties": {"revoked": {"type": kind}}})
+    }
+}
+
 const USER: Access = Access::AtLeast(Level::User);
 const ADMIN: Access = Access::AtLeast(Level::Admin);
 const ROOT: Access = Access::AtLeast(Level::Root);
@@ -92,6 +151,8 @@ pub fn routes(auth: Arc<Auth>, audit: Arc<Audit>) -> Vec<Route> {
                 t_login.note(ctx, Some(&body.name), Action::Login, &body.name, "", result)
             },
         )
+        .body(schema::login())
+        .responds(200, schema::tokens())
         .password(),
         Route::new(
             "POST",
@@ -105,7 +166,9 @@ pub fn routes(auth: Arc<Auth>, audit: Arc<Audit>) -> Vec<Route> {
                     .ok_or_else(|| ApiError::bad_request("refresh_token: missing"))?;
                 Ok(Reply::ok(&refresh.refresh(&token)?))
             },
-        ),
+        )
+        .body(schema::refresh())
+        .responds(200, schema::tokens()),
         Route::new(
             "POST",
             "/api/auth/session/validate",
@@ -117,6 +180,12 @@ pub fn routes(auth: Arc<Auth>, audit: Arc<Audit>) -> Vec<Route> {
                     &json!({"valid": true, "user": caller.user, "token": caller.claims}),
                 ))
             },
+        )
+        .responds(
+            200,
+            json!({"type": "object", "required": ["valid", "user", "token"],
+                              "properties": {"valid": {"type": "boolean"}, "user": schema::user(),
+                                             "token": {"type": "object"}}}),
         ),
         Route::new(
             "POST",
@@ -135,7 +204,8 @@ pub fn routes(auth: Arc<Auth>, audit: Arc<Audit>) -> Vec<Route> {
                 let result = result.map(|_| Reply::ok(&json!({"revoked": true})));
                 t_logout.note(ctx, None, Action::Logout, "", "", result)
             },
-        ),
+        )
+        .responds(200, schema::revoked("boolean")),
         Route::new(
             "POST",
             "/api/auth/session/logout-all",
@@ -153,13 +223,16 @@ pub fn routes(auth: Arc<Auth>, audit: Arc<Audit>) -> Vec<Route> {
                     result.map_err(ApiError::from),
                 )
             },
-        ),
+        )
+        .responds(200, schema::revoked("integer")),
         Route::new("GET", "/api/auth/session/me", USER, "The caller", |ctx| {
             Ok(Reply::ok(&ctx.caller()?.user))
-        }),
+        })
+        .responds(200, schema::user()),
         Route::new("GET", "/api/auth/users", ADMIN, "List users", move |ctx| {
             Ok(Reply::ok(&list.list_users(&ctx.caller()?.user)?))
-        }),
+        })
+        .responds(200, json!({"type": "array", "items": schema::user()})),
         Route::new(
             "POST",
             "/api/auth/users",
@@ -173,7 +246,9 @@ pub fn routes(auth: Arc<Auth>, audit: Arc<Audit>) -> Vec<Route> {
                 let level = format!("level {}", body.level.as_str());
                 t_create.note(ctx, None, Action::UserCreate, &body.name, &level, result)
             },
-        ),
+        )
+        .body(schema::new_user())
+        .responds(201, schema::user()),
         Route::new(
             "GET",
             "/api/auth/users/{id}",
@@ -183,7 +258,8 @@ pub fn routes(auth: Arc<Auth>, audit: Arc<Audit>) -> Vec<Route> {
                 let caller = &ctx.caller()?.user;
                 Ok(Reply::ok(&get.read_user(caller, ctx.param("id"))?))
             },
-        ),
+        )
+        .responds(200, schema::user()),
         Route::new(
             "PATCH",
             "/api/auth/users/{id}",
@@ -205,6 +281,8 @@ pub fn routes(auth: Arc<Auth>, audit: Arc<Audit>) -> Vec<Route> {
                 )
             },
         )
+        .body(schema::patch())
+        .responds(200, schema::user())
         .password(),
         Route::new(
             "DELETE",
@@ -216,7 +294,31 @@ pub fn routes(auth: Arc<Auth>, audit: Arc<Audit>) -> Vec<Route> {
                 let result = done.map(|_| Reply::no_content()).map_err(ApiError::from);
                 t_delete.note(ctx, None, Action::UserDelete, ctx.param("id"), "", result)
             },
-        ),
+        )
+        .responds(204, json!({})),
+    ]
+}
+
+/// Every body these routes read, decoded from `ctx` as they decode it, with the
+/// checks that need no stored state (names, password rules). For the fuzz targets
+/// (fuzz/fuzz_targets/bodies.rs): a client's bytes get a 400, never a panic.
+#[doc(hidden)]
+pub fn decode_bodies(ctx: &Ctx) -> Vec<Result<(), ApiError>> {
+    let name = |n: &str| match super::users::valid_name(n) {
+        true => Ok(()),
+        false => Err(ApiError::bad_request("name: 1-32 of A-Z a-z 0-9 _ . -")),
+    };
+    let password = |p: &str| super::password::check_rules(p).map_err(ApiError::from);
+    vec![
+        ctx.json::<LoginBody>().map(drop),
+        ctx.json::<RefreshBody>().map(drop),
+        ctx.json_or_default::<RefreshBody>().map(drop),
+        ctx.json::<NewUser>()
+            .and_then(|u| name(&u.name).and_then(|()| password(&u.password))),
+        ctx.json::<UserPatch>().and_then(|p| {
+            p.name.as_deref().map_or(Ok(()), name)?;
+            p.password.as_deref().map_or(Ok(()), password)
+        }),
     ]
 }
 

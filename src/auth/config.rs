@@ -9,7 +9,8 @@ pub struct AuthConfig {
     pub secret_file: Option<PathBuf>,
     pub access_ttl_s: u64,
     pub refresh_ttl_s: u64,
-    pub pbkdf2_iterations: u32,
+    /// PBKDF2 iterations of new hashes; `None`: calibrated at first start (auth::cost).
+    pub pbkdf2_iterations: Option<u32>,
     /// Failed logins of one account from one address before throttling.
     pub throttle_free_attempts: u32,
     /// Longest wait a throttled client is told to take.
@@ -25,7 +26,7 @@ impl Default for AuthConfig {
             secret_file: None,
             access_ttl_s: 900,
             refresh_ttl_s: 30 * 24 * 3600,
-            pbkdf2_iterations: 600_000,
+            pbkdf2_iterations: None,
             throttle_free_attempts: 5,
             throttle_max_delay_s: 900,
             password_checks_per_s: 10,
@@ -37,7 +38,7 @@ impl AuthConfig {
     /// What serde cannot check, each problem naming its key path.
     pub fn validate(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        if self.pbkdf2_iterations < 1000 {
+        if self.pbkdf2_iterations.is_some_and(|n| n < 1000) {
             problems.push("auth.pbkdf2_iterations: must be at least 1000".into());
         }
         if self.password_checks_per_s == 0 {

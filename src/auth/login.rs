@@ -79,8 +79,7 @@ impl Auth {
             Some(rec) => password::verify(pass, &rec.password_hash),
             None => {
                 let dummy = self.dummy_hash.get_or_init(|| {
-                    password::hash("not a password", self.settings.pbkdf2_iterations)
-                        .unwrap_or_default()
+                    password::hash("not a password", self.cost).unwrap_or_default()
                 });
                 password::verify(pass, dummy);
                 false
@@ -98,7 +97,7 @@ impl Auth {
     /// Re-hash at the configured cost, if the stored hash is of another one. Best
     /// effort: a failed write leaves the old hash, which still works.
     fn rehash_if_needed(&self, state: &mut State, rec: &UserRecord, pass: &str) {
-        let cost = self.settings.pbkdf2_iterations;
+        let cost = self.cost;
         if password::iterations(&rec.password_hash) == Some(cost) {
             return;
         }
@@ -146,7 +145,7 @@ mod tests {
         let pw = root_password(&dir);
         drop(auth);
         let settings = AuthConfig {
-            pbkdf2_iterations: 2000,
+            pbkdf2_iterations: Some(2000),
             ..AuthConfig::default()
         };
         let auth = Auth::open(&settings, &dir).unwrap();

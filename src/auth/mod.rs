@@ -22,6 +22,7 @@
 pub mod api;
 mod basic;
 pub mod config;
+pub mod cost;
 mod error;
 pub mod jwt;
 mod login;
@@ -97,6 +98,8 @@ pub struct Auth {
     state: Mutex<State>,
     secret: Vec<u8>,
     settings: AuthConfig,
+    /// PBKDF2 iterations of new hashes: the config's, or calibrated (see `cost`).
+    cost: u32,
     users_path: PathBuf,
     sessions_path: PathBuf,
     throttle: Throttle,
@@ -158,7 +161,7 @@ mod test_support {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let settings = AuthConfig {
-            pbkdf2_iterations: 1000,
+            pbkdf2_iterations: Some(1000),
             password_checks_per_s: 1000,
             ..AuthConfig::default()
         };

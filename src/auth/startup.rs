@@ -73,6 +73,7 @@ impl Auth {
                 Duration::from_secs(settings.throttle_max_delay_s.max(1)),
             ),
             settings: settings.clone(),
+            cost: super::cost::resolve(settings.pbkdf2_iterations, state_dir)?,
             users_path,
             sessions_path,
             dummy_hash: OnceLock::new(),

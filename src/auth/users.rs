@@ -130,7 +130,7 @@ impl Auth {
     pub(super) fn create_user(&self, name: &str, pass: &str, level: Level) -> Result<User, Error> {
         check_name(name)?;
         password::check_rules(pass)?;
-        let hash = password::hash(pass, self.settings.pbkdf2_iterations)?;
+        let hash = password::hash(pass, self.cost)?;
         let mut state = self.lock();
         if state.user_named(name).is_some() {
             return Err(taken(name));
@@ -176,7 +176,7 @@ impl Auth {
         let new_hash = match &patch.password {
             Some(p) => {
                 password::check_rules(p)?;
-                Some(password::hash(p, self.settings.pbkdf2_iterations)?)
+                Some(password::hash(p, self.cost)?)
             }
             None => None,
         };

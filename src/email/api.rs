@@ -35,7 +35,18 @@ pub fn routes(mailer: Arc<Mailer>) -> Vec<Route> {
                 let id = send.enqueue(message(ctx)?)?;
                 Ok(Reply::json(202, &json!({"id": id, "status": "queued"})))
             },
-        ),
+        )
+        .body(json!({"type": "object", "required": ["to", "subject", "body"],
+                     "additionalProperties": false,
+                     "properties": {"to": {"oneOf": [{"type": "string", "format": "email"},
+                                                     {"type": "array", "minItems": 1,
+                                                      "maxItems": super::MAX_RECIPIENTS,
+                                                      "items": {"type": "string", "format": "email"}}]},
+                                    "subject": {"type": "string", "maxLength": 500,
+                                                "pattern": "^[^\\r\\n]*$"},
+                                    "body": {"type": "string"}}}))
+        .responds(202, json!({"type": "object", "required": ["id", "status"],
+                              "properties": {"id": {"type": "string"}, "status": {"type": "string"}}})),
         Route::new(
             "GET",
             "/api/email/outbox",
@@ -55,6 +66,13 @@ pub fn routes(mailer: Arc<Mailer>) -> Vec<Route> {
             },
         ),
     ]
+}
+
+/// The `/send` body decoded and checked as the route and the core do (for the
+/// fuzz targets, fuzz/fuzz_targets/bodies.rs).
+#[doc(hidden)]
+pub fn decode_bodies(ctx: &Ctx) -> Vec<Result<(), ApiError>> {
+    vec![message(ctx).and_then(|m| super::check(&m).map_err(ApiError::from))]
 }
 
 /// The body of `/send` as a [`Message`]; each error names its field.

@@ -6,7 +6,7 @@ use crate::auth::Level;
 use crate::http::reply::{ApiError, Reply};
 use crate::http::request::Ctx;
 use crate::http::router::{Access, Route};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 impl From<Error> for ApiError {
@@ -63,27 +63,30 @@ pub fn routes(gpio: Arc<Gpio>, audit: Arc<Audit>) -> Vec<Route> {
     if gpio.backend_kind() == "sim" {
         let sim = g();
         let t_sim = t();
-        routes.push(Route::new(
-            "PUT",
-            "/api/io/sim/gpio/{name}",
-            ADMIN,
-            "Sim backend only: set the physical level outside an input pin ({\"level\":0|1})",
-            move |ctx| {
-                let name = ctx.param("name");
-                let body = object(ctx, &["level"])?;
-                let level = bit(body.get("level"), "level")?;
-                let result = sim.sim_input(name, level).map(|p| Reply::ok(&p));
-                let detail = format!("level {level}");
-                t_sim.note(
-                    ctx,
-                    None,
-                    Action::GpioSimInput,
-                    name,
-                    &detail,
-                    result.map_err(ApiError::from),
-                )
-            },
-        ));
+        routes.push(
+            Route::new(
+                "PUT",
+                "/api/io/sim/gpio/{name}",
+                ADMIN,
+                "Sim backend only: set the physical level outside an input pin ({\"level\":0|1})",
+                move |ctx| {
+                    let name = ctx.param("name");
+                    let body = object(ctx, &["level"])?;
+                    let level = bit(body.get("level"), "level")?;
+                    let result = sim.sim_input(name, level).map(|p| Reply::ok(&p));
+                    let detail = format!("level {level}");
+                    t_sim.note(
+                        ctx,
+                        None,
+                        Action::GpioSimInput,
+                        name,
+                        &detail,
+                        result.map_err(ApiError::from),
+                    )
+                },
+            )
+            .body(bit_body("level")),
+        );
     }
     routes.extend([
         Route::new("GET", "/api/io/gpio/{name}", USER, "One pin, its value read now", move |ctx| {
@@ -97,6 +100,7 @@ pub fn routes(gpio: Arc<Gpio>, audit: Arc<Audit>) -> Vec<Route> {
             let detail = format!("value {value}");
             t_write.note(ctx, None, Action::GpioWrite, name, &detail, result.map_err(ApiError::from))
         })
+        .body(bit_body("value"))
         .slow(), // waits while a pulse holds the pin
         Route::new("POST", "/api/io/gpio/{name}/toggle", ADMIN, "Invert an output pin", move |ctx| {
             let name = ctx.param("name");
@@ -110,26 +114,58 @@ pub fn routes(gpio: Arc<Gpio>, audit: Arc<Audit>) -> Vec<Route> {
             ADMIN,
             "Drive an output to value (default 1) for ms (1-10000), then to the opposite; answers after the pulse",
             move |ctx| {
-                let body = object(ctx, &["ms", "value"])?;
-                let ms = match body.get("ms") {
-                    None => return Err(ApiError::bad_request("ms: missing")),
-                    // Not a whole number: refused in the words of out of range.
-                    Some(v) => v.as_u64().unwrap_or(0),
-                };
-                super::pulse_length(ms)?;
-                let value = match body.get("value") {
-                    None => 1,
-                    v => bit(v, "value")?,
-                };
+                let (ms, value) = pulse_body(ctx)?;
                 let name = ctx.param("name");
                 let result = pulse.pulse(name, value, ms).map(|p| Reply::ok(&p));
                 let detail = format!("value {value} for {ms} ms");
                 t_pulse.note(ctx, None, Action::GpioPulse, name, &detail, result.map_err(ApiError::from))
             },
         )
+        .body(json!({"type": "object", "required": ["ms"], "additionalProperties": false,
+                     "properties": {"ms": {"type": "integer", "minimum": 1, "maximum": 10000},
+                                    "value": bit_schema()}}))
         .slow(),
     ]);
     routes
+}
+
+/// `{"ms": 1-10000, "value": 0|1}` (value 1 when left out) of a pulse.
+fn pulse_body(ctx: &Ctx) -> Result<(u64, u8), ApiError> {
+    let body = object(ctx, &["ms", "value"])?;
+    let ms = match body.get("ms") {
+        None => return Err(ApiError::bad_request("ms: missing")),
+        // Not a whole number: refused in the words of out of range.
+        Some(v) => v.as_u64().unwrap_or(0),
+    };
+    super::pulse_length(ms)?;
+    let value = match body.get("value") {
+        None => 1,
+        v => bit(v, "value")?,
+    };
+    Ok((ms, value))
+}
+
+/// Every body these routes read, decoded from `ctx` as they decode it (for the
+/// fuzz targets, fuzz/fuzz_targets/bodies.rs).
+#[doc(hidden)]
+pub fn decode_bodies(ctx: &Ctx) -> Vec<Result<(), ApiError>> {
+    let one = |field: &str| object(ctx, &[field]).and_then(|b| bit(b.get(field), field));
+    vec![
+        one("level").map(drop),
+        one("value").map(drop),
+        pulse_body(ctx).map(drop),
+    ]
+}
+
+/// 0, 1, true or false (see [`bit`]).
+fn bit_schema() -> Value {
+    json!({"oneOf": [{"type": "integer", "enum": [0, 1]}, {"type": "boolean"}]})
+}
+
+/// `{"<field>": 0|1|true|false}`.
+fn bit_body(field: &str) -> Value {
+    json!({"type": "object", "required": [field], "additionalProperties": false,
+           "properties": {field: bit_schema()}})
 }
 
 /// The body as a JSON object with only the `allowed` keys.

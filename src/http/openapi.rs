@@ -2,8 +2,85 @@
 //! what is routed. `/api/<service>/apispec.json` is the same document cut to one
 //! service, as the original's flasgger pages were.
 
-use super::router::{Access, Route};
+use super::router::{Access, Lane, Route};
 use serde_json::{json, Map, Value};
+
+/// The schema of every error answer: `{"message": ...}`.
+fn error_schema() -> Value {
+    json!({"type": "object", "required": ["message"],
+           "properties": {"message": {"type": "string"}}})
+}
+
+/// The documented answers of a route: its successes (any 2xx when it declares
+/// none), and the errors its access, parameters, body and lane can give.
+fn responses(route: &Route, has_params: bool) -> Value {
+    let error = |why: &str| {
+        json!({"description": why,
+               "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+    };
+    let success = |status: u16, schema: &Value| match status {
+        204 => json!({"description": "Done; no content"}),
+        _ => json!({"description": "Success",
+                    "content": {route.content_type: {"schema": schema}}}),
+    };
+    let mut out = Map::new();
+    for (status, schema) in &route.responses {
+        out.insert(status.to_string(), success(*status, schema));
+    }
+    if route.responses.is_empty() {
+        out.insert("2XX".into(), success(200, &json!({})));
+    }
+    if route.body.is_some() || has_params {
+        out.insert(
+            "400".into(),
+            error("The request is not valid; the message says why"),
+        );
+    }
+    if route.access != Access::Public {
+        out.insert("401".into(), error("No valid access token"));
+        out.insert("403".into(), error("The caller's level may not do this"));
+    }
+    if has_params {
+        out.insert("404".into(), error("No such resource"));
+    }
+    if route.lane == Lane::Password {
+        out.insert(
+            "429".into(),
+            error("Too many attempts: wait Retry-After seconds"),
+        );
+    }
+    out.insert(
+        "default".into(),
+        error("An error; the message says what to do next"),
+    );
+    Value::Object(out)
+}
+
+/// The operationId of a route: its method and pattern, e.g. `get /api/auth/users/{id}`.
+fn operation_id(route: &Route) -> String {
+    format!("{} {}", route.method.to_ascii_lowercase(), route.pattern)
+}
+
+/// The links of a creating route (one that answers 201 with an `id`): to each
+/// route on `<its path>/{param}`, with the new resource's id, so that a client
+/// (and schemathesis's stateful phase) can follow create -> read -> change -> delete.
+fn links(route: &Route, routes: &[Route]) -> Option<Value> {
+    route.responses.iter().find(|(status, _)| *status == 201)?;
+    let prefix = format!("{}/{{", route.pattern);
+    let mut out = Map::new();
+    for other in routes.iter().filter(|r| r.pattern.starts_with(&prefix)) {
+        let rest = &other.pattern[prefix.len()..];
+        let Some(param) = rest.strip_suffix('}').filter(|p| !p.contains('/')) else {
+            continue;
+        };
+        out.insert(
+            format!("{}{}", other.method.to_ascii_lowercase(), "ById"),
+            json!({"operationId": operation_id(other),
+                   "parameters": {param: "$response.body#/id"}}),
+        );
+    }
+    (!out.is_empty()).then_some(Value::Object(out))
+}
 
 pub fn document(routes: &[Route], service: Option<&str>) -> Value {
     let mut paths = Map::new();
@@ -18,15 +95,22 @@ pub fn document(routes: &[Route], service: Option<&str>) -> Value {
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
         let mut op = json!({
+            "operationId": operation_id(route),
             "summary": route.summary,
             "tags": [route.service()],
-            "responses": {
-                "default": {"description": "JSON; errors are {\"message\": ...}",
-                            "content": {"application/json": {"schema": {"type": "object"}}}}
-            }
+            "responses": responses(route, !params.is_empty()),
         });
         if !params.is_empty() {
             op["parameters"] = Value::Array(params);
+        }
+        if let Some(links) = links(route, routes) {
+            op["responses"]["201"]["links"] = links;
+        }
+        if let Some(schema) = &route.body {
+            op["requestBody"] = json!({
+                "required": true,
+                "content": {"application/json": {"schema": schema}}
+            });
         }
         match route.access {
             Access::Public => op["security"] = json!([]),
@@ -47,7 +131,10 @@ pub fn document(routes: &[Route], service: Option<&str>) -> Value {
             "version": env!("CARGO_PKG_VERSION"),
             "description": "One daemon for a Raspberry Pi: auth, supervisor, io, info, email. Levels: Root > Admin > User."
         },
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "schemas": {"Error": error_schema()}
+        },
         "security": [{"bearer": []}],
         "paths": paths
     })

@@ -65,6 +65,14 @@ impl Ctx {
         if self.body.iter().all(|b| b.is_ascii_whitespace()) {
             return Err(ApiError::bad_request("a JSON body is required"));
         }
+        // serde_json checks UTF-8 only in the strings it keeps: a body whose
+        // ignored fields are not UTF-8 would pass as JSON. Found by fuzz/bodies.
+        if let Err(e) = std::str::from_utf8(&self.body) {
+            return Err(ApiError::bad_request(format!(
+                "invalid JSON: not UTF-8 at byte {}",
+                e.valid_up_to()
+            )));
+        }
         serde_json::from_slice(&self.body).map_err(|e| {
             let msg = e.to_string();
             let msg = match msg.rfind(" at line ") {
@@ -129,6 +137,27 @@ pub fn parse_query(q: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A body that is not UTF-8 is not JSON, also where the type ignores the field.
+    #[test]
+    fn a_body_that_is_not_utf8_is_refused_even_in_ignored_fields() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Lenient {
+            #[allow(dead_code)]
+            a: Option<String>,
+        }
+        let ctx = Ctx {
+            params: Vec::new(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: b"{\"b\": \"\xd6u\"}".to_vec(),
+            remote: None,
+            caller: None,
+        };
+        let err = ctx.json::<Lenient>().unwrap_err();
+        assert_eq!(err.status, 400);
+        assert!(err.message.contains("UTF-8"), "{}", err.message);
+    }
 
     #[test]
     fn decoding() {

@@ -6,6 +6,7 @@
 use super::reply::{ApiError, Reply};
 use super::request::{percent_decode, Ctx};
 use crate::auth::Level;
+use serde_json::Value;
 use std::sync::Arc;
 
 /// Shared, so that a slow route's handler can be run off the worker that found it.
@@ -28,6 +29,13 @@ pub struct Route {
     pub handler: Handler,
     /// Which threads run the handler.
     pub lane: Lane,
+    /// The OpenAPI (JSON Schema) of the JSON body the handler reads, if it reads one.
+    pub body: Option<Value>,
+    /// The documented successful answers: status and the schema of their JSON
+    /// (none given: any 2xx JSON). Errors are documented for every route alike.
+    pub responses: Vec<(u16, Value)>,
+    /// The media type of the successful answers.
+    pub content_type: &'static str,
 }
 
 /// The threads a route's handler runs on, so that nothing that may wait runs
@@ -59,7 +67,28 @@ impl Route {
             summary,
             handler: Arc::new(handler),
             lane: Lane::Fast,
+            body: None,
+            responses: Vec::new(),
+            content_type: "application/json",
         }
+    }
+
+    /// Document the JSON body the route reads (an OpenAPI schema object).
+    pub fn body(mut self, schema: Value) -> Route {
+        self.body = Some(schema);
+        self
+    }
+
+    /// Document a successful answer: its status and the schema of its JSON.
+    pub fn responds(mut self, status: u16, schema: Value) -> Route {
+        self.responses.push((status, schema));
+        self
+    }
+
+    /// Document that the route answers `content_type`, not JSON.
+    pub fn answers(mut self, content_type: &'static str) -> Route {
+        self.content_type = content_type;
+        self
     }
 
     /// Mark the route as one that may take seconds (see [`Lane::Slow`]).
@@ -108,14 +137,23 @@ impl Router {
         let mut allowed = Vec::new();
         // HEAD is answered as GET without a body.
         let method = if method == "HEAD" { "GET" } else { method };
-        for route in &self.routes {
-            if let Some(params) = match_pattern(route.pattern, path) {
-                if route.method == method {
-                    return Match::Found(route, params);
-                }
-                if !allowed.contains(&route.method) {
-                    allowed.push(route.method);
-                }
+        // Only the patterns with the fewest parameters that match count: the path
+        // /gpio/events is that route's, for every method, not also pin "events"'s.
+        let matching: Vec<_> = self
+            .routes
+            .iter()
+            .filter_map(|r| match_pattern(r.pattern, path).map(|p| (r, p)))
+            .collect();
+        let fewest = matching.iter().map(|(_, p)| p.len()).min();
+        for (route, params) in matching {
+            if Some(params.len()) != fewest {
+                continue;
+            }
+            if route.method == method {
+                return Match::Found(route, params);
+            }
+            if !allowed.contains(&route.method) {
+                allowed.push(route.method);
             }
         }
         if allowed.is_empty() {
@@ -188,6 +226,16 @@ mod tests {
     fn wrong_method_lists_allowed() {
         match router().find("DELETE", "/api/io/gpio/LED") {
             Match::WrongMethod(allowed) => assert_eq!(allowed, vec!["GET", "PUT"]),
+            _ => panic!("expected 405"),
+        }
+    }
+
+    /// A literal path is its route's for every method: PUT on /gpio/events is a
+    /// 405 that allows GET, not a write of a pin named "events".
+    #[test]
+    fn literal_paths_shadow_parameters_for_every_method() {
+        match router().find("PUT", "/api/io/gpio/events") {
+            Match::WrongMethod(allowed) => assert_eq!(allowed, vec!["GET"]),
             _ => panic!("expected 405"),
         }
     }

@@ -41,6 +41,29 @@ struct SignalBody {
     signal: Value,
 }
 
+/// The signal number of a `{"signal": ...}` body: a name, with or without SIG, or a number.
+fn signal_of(ctx: &Ctx) -> Result<i32, ApiError> {
+    let body: SignalBody = ctx.json()?;
+    match &body.signal {
+        Value::String(s) => signal_number(s),
+        Value::Number(n) => n.as_i64().and_then(|n| signal_number(&n.to_string())),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "signal: unknown signal {}; use {SIGNAL_FORMS}",
+            body.signal
+        ))
+    })
+}
+
+/// Every body these routes read, decoded from `ctx` as they decode it (for the
+/// fuzz targets, fuzz/fuzz_targets/bodies.rs).
+#[doc(hidden)]
+pub fn decode_bodies(ctx: &Ctx) -> Vec<Result<(), ApiError>> {
+    vec![signal_of(ctx).map(drop)]
+}
+
 /// `?wait=false` (also `0`, `no`) answers at once; anything else waits.
 fn wait(ctx: &Ctx) -> Result<bool, ApiError> {
     match ctx.query("wait") {
@@ -128,19 +151,17 @@ pub fn routes(sup: Arc<Supervisor>, audit: Arc<Audit>) -> Vec<Route> {
             ADMIN,
             "Send a signal to a program's process group: body {\"signal\":\"HUP\"} (a name, with or without SIG, or a number); 409 when not running",
             move |ctx| {
-                let body: SignalBody = ctx.json()?;
-                let sig = match &body.signal {
-                    Value::String(s) => signal_number(s),
-                    Value::Number(n) => n.as_i64().and_then(|n| signal_number(&n.to_string())),
-                    _ => None,
-                }
-                .ok_or_else(|| ApiError::bad_request(format!("signal: unknown signal {}; use {SIGNAL_FORMS}", body.signal)))?;
+                let sig = signal_of(ctx)?;
                 let name = ctx.param("name");
                 let result = signal.signal_program(name, sig).map(|p| Reply::ok(&p));
                 let detail = super::config::signal_name(sig);
                 t_signal.note(ctx, None, Action::Signal, name, &detail, result.map_err(ApiError::from))
             },
-        ),
+        )
+        .body(json!({"type": "object", "required": ["signal"], "additionalProperties": false,
+                     "properties": {"signal": {"oneOf": [
+                         {"type": "string", "pattern": super::config::signal_pattern()},
+                         {"type": "integer", "minimum": 1, "maximum": 64}]}}})),
         Route::new(
             "POST",
             "/api/supervisor/groups/{group}/start",
@@ -191,7 +212,9 @@ pub fn routes(sup: Arc<Supervisor>, audit: Arc<Audit>) -> Vec<Route> {
                 let bytes = ctx.query_u64("bytes", LOG_DEFAULT, LOG_MAX)?;
                 Ok(Reply::text(200, log.tail(ctx.param("name"), stderr, bytes)?))
             },
-        ),
+        )
+        .answers("text/plain")
+        .responds(200, json!({"type": "string"})),
         Route::new(
             "GET",
             "/api/supervisor/events",

@@ -127,6 +127,22 @@ const SIGNALS: [(&str, i32); 15] = [
     ("WINCH", libc::SIGWINCH),
 ];
 
+/// The names [`signal_number`] takes, as a JSON Schema pattern: any case, with or
+/// without SIG, or a number from 1 to 64 (for the OpenAPI document).
+pub fn signal_pattern() -> String {
+    let any_case = |s: &str| -> String {
+        s.chars()
+            .map(|c| format!("[{}{}]", c.to_ascii_uppercase(), c.to_ascii_lowercase()))
+            .collect()
+    };
+    let names: Vec<String> = SIGNALS.iter().map(|(n, _)| any_case(n)).collect();
+    format!(
+        "^(({})?({})|[1-9]|[1-5][0-9]|6[0-4])$",
+        any_case("SIG"),
+        names.join("|")
+    )
+}
+
 /// How a signal may be written, for error messages.
 pub const SIGNAL_FORMS: &str = "a name such as TERM, HUP, USR1 or SIGTERM (any case), \
 or a number from 1 to 64, with no spaces";
