@@ -54,7 +54,7 @@ export default {
   interval: 5000,
   mount(root) {
     items = [];
-    after = { process: 0, gpio: 0 };
+    after = { process: 0, gpio: 0, rule: 0 };
     mailSeen = new Set();
     checks = {};
     const boxes = KINDS.map((k) => {
@@ -65,7 +65,7 @@ export default {
     text = h("input", { type: "search", id: "events-filter", placeholder: "filter" });
     text.addEventListener("input", show);
     const absent = [];
-    if (!api.has("GET /api/rules")) absent.push("rule firings (no rules in this version)");
+    if (!api.has("GET /api/rules/events")) absent.push("rule firings (no rules in this version)");
     if (!api.has("GET /api/email/outbox")) absent.push("mail results (no e-mail in this version)");
     else if (!api.isAdmin()) absent.push("mail results (Admin+)");
     list = h("ol.plain.timeline", { "aria-live": "polite" });
@@ -86,6 +86,11 @@ export default {
     const edges = await api.api("GET", `/api/io/gpio/events?after=${after.gpio}&limit=1000`);
     if (edges.length) after.gpio = edges[edges.length - 1].seq;
     fresh.push(...edges.map((e) => ({ kind: "gpio", time: e.time, key: `g${e.seq}`, text: `${e.pin}: ${e.edge} → ${e.value}` })));
+    if (api.has("GET /api/rules/events")) {
+      const fired = await api.api("GET", `/api/rules/events?after=${after.rule}&limit=500`);
+      if (fired.length) after.rule = fired[fired.length - 1].seq;
+      fresh.push(...fired.map((e) => ({ kind: "rule", time: e.time, key: `r${e.seq}`, text: `${e.rule}: ${e.outcome}${e.error ? ` (${e.error})` : ""}` })));
+    }
     if (api.has("GET /api/email/outbox") && api.isAdmin()) fresh.push(...mailItems(await api.api("GET", "/api/email/outbox")));
     items = [...fresh.reverse(), ...items].sort((a, b) => b.time - a.time).slice(0, KEEP);
     show();

@@ -15,8 +15,6 @@ function trigger(w) {
   return parts.length ? parts.join(", ") : JSON.stringify(w);
 }
 
-const pick = (r, ...keys) => keys.map((k) => r[k]).find((v) => v !== undefined);
-
 export default {
   id: "rules",
   title: "Rules",
@@ -32,12 +30,12 @@ export default {
   async refresh() {
     const rules = await api.api("GET", "/api/rules");
     const rows = rules.map((r, i) => [
-      dash(pick(r, "name", "index") ?? i),
+      dash(r.name ?? i),
       trigger(r.when),
       (r.then || []).map((a) => (typeof a === "object" ? Object.keys(a)[0] : String(a))).join(", ") || "—",
-      time(pick(r, "last_fired_at", "last_fired", "last_firing")),
-      dash(pick(r, "fired", "fired_count", "fires", "count")),
-      dash(pick(r, "failures", "failed", "errors")),
+      time(r.last_fired),
+      dash(r.fired),
+      dash(r.failed_actions),
       dash(r.last_error),
     ]);
     fill(box, rows.length ? table("Rules", ["Rule", "Trigger", "Then", "Last firing", "Fired", "Failed", "Last error"], rows) : h("p.hint", "No rules are configured."));
