@@ -106,8 +106,14 @@ function startDaemon(dir, weatherPort, smtpPort) {
       pins: {
         LED: { chip: "gpiochip0", line: 17, direction: "out", initial: 0 },
         BUTTON: { chip: "gpiochip0", line: 27, direction: "in", edge: "both", debounce_ms: 0, bias: "pull-up" },
+        // Only the rules test moves it, so its rule fires nowhere else.
+        DOOR: { chip: "gpiochip0", line: 22, direction: "in", edge: "both", debounce_ms: 0 },
       },
     },
+    rules: [
+      { name: `door ${MARKUP}`, when: { gpio: "DOOR", edge: "rising" },
+        then: [{ email: { to: "rules@example.com", subject: "{pin} opened", body: "edge {edge}" } }] },
+    ],
     programs: {
       heartbeat: {
         command: ["/bin/sh", "-c", "while :; do echo \"beat $(date +%s)\"; sleep 1; done"],
@@ -571,6 +577,25 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     assert.deepEqual(unexpectedProblems(from), []);
   });
 
+  test("a rule fires: its counts, its event in the timeline and its mail in the outbox; its name's markup is text", async () => {
+    const from = problems.length;
+    const before = mails.length;
+    const r = await asRoot("PUT", "/api/io/sim/gpio/DOOR", { level: 1 });
+    assert.equal(r.status, 200);
+    await show("rules");
+    await until(() => /DOOR rising/.test(document.querySelector("#view-rules tbody")?.textContent ?? ""));
+    await until(() => document.querySelector("#view-rules tbody tr")?.children[4]?.textContent === "1");
+    assert.ok((await text("#view-rules tbody tr")).includes(`door ${MARKUP}`), "the rule's name, as text");
+    await show("email");
+    await until(() => /rules@example\.com/.test(document.querySelector("#view-email tbody")?.textContent ?? ""));
+    await until(() => /DOOR openedsent/.test(document.querySelector("#view-email tbody")?.textContent ?? ""));
+    assert.equal(mails.length, before + 1, "the SMTP server got the rule's mail");
+    await show("events");
+    await until(() => /door .*: fired/.test(document.querySelector("#view-events .timeline")?.textContent ?? ""));
+    assert.equal(await page.evaluate(() => document.images.length), 0);
+    assert.deepEqual(unexpectedProblems(from), []);
+  });
+
   test("the activity view shows the audit trail: the failed login, the stop, the GPIO write", async () => {
     const from = problems.length;
     await show("activity");
@@ -756,9 +781,6 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     assert.deepEqual(found, []);
     assert.deepEqual(unexpectedProblems(from), []);
   });
-
-  // TODO(after rules merge): a rule fires (GET /api/rules, a rule event in the
-  // timeline) and its mail shows in the outbox; markup in a rule name shows as text.
 
   test("no unexpected browser messages over the whole visit", () => {
     assert.deepEqual(unexpectedProblems(), []);
