@@ -176,7 +176,9 @@ pub fn routes(health: Arc<Health>, table: Arc<OnceLock<Documents>>) -> Vec<Route
                 reply.headers.push(("Location", "/docs.html".to_string()));
                 Ok(reply)
             },
-        ),
+        )
+        // what a client that follows the redirect gets
+        .answers("text/html"),
     ];
     for service in Service::ALL {
         let (health_path, spec_path) = service.paths();

@@ -30,6 +30,8 @@ pub fn route(auth: Arc<Auth>, supervisor: Arc<Supervisor>, load: methods::Loader
     )
     // startProcess waits for startsecs, a Basic login may wait for a password check
     .slow()
+    .answers("text/xml")
+    .responds(200, serde_json::json!({"type": "string"}))
 }
 
 fn handle(auth: &Auth, rpc: &Rpc, ctx: &Ctx) -> Result<Reply, ApiError> {
