@@ -3,6 +3,7 @@
 //! of it with the default the code really has. Only [`config::parse`] and the types'
 //! `Serialize` are used, so moving a section's types to its subsystem changes nothing
 //! here; adding a key without documenting it fails these tests.
+#![cfg(test)]
 
 use crate::config;
 use serde_json::Value;

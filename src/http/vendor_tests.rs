@@ -1,6 +1,7 @@
 //! The vendored tiny_http's request framing (`vendor/tiny_http/src/framing.rs`)
 //! and connection registry (`src/util/guard.rs`), tested here because `cargo
 //! test` runs this crate's tests, not the vendored one's.
+#![cfg(test)]
 use tiny_http::{parse_head, read_body, BodyError, BodyFraming, Head, Refusal};
 const MAX_REQUEST_LINE: usize = 8 * 1024;
 const MAX_HEADERS: usize = 100;
