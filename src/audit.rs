@@ -162,8 +162,7 @@ pub fn route(audit: Arc<Audit>) -> Route {
         Access::AtLeast(Level::Admin),
         "The audit trail, oldest first: ?after=SEQ&limit=N (default 100, at most 1000); a bounded ring",
         move |ctx| {
-            let after = ctx.query_u64("after", 0, u64::MAX)?;
-            let limit = ctx.query_u64("limit", 100, CAPACITY as u64)? as usize;
+            let (after, limit) = ctx.page(CAPACITY)?;
             Ok(Reply::ok(&audit.after(after, limit)))
         },
     )

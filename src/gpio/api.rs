@@ -23,10 +23,6 @@ impl From<Error> for ApiError {
 const USER: Access = Access::AtLeast(Level::User);
 const ADMIN: Access = Access::AtLeast(Level::Admin);
 
-/// Events answered when `limit` is not given, and at most.
-const DEFAULT_LIMIT: u64 = 100;
-const MAX_LIMIT: u64 = super::RING_CAPACITY as u64;
-
 /// The routes; literal paths come before `{name}` ones (the router matches in order).
 pub fn routes(gpio: Arc<Gpio>, audit: Arc<Audit>) -> Vec<Route> {
     let g = || gpio.clone();
@@ -47,9 +43,8 @@ pub fn routes(gpio: Arc<Gpio>, audit: Arc<Audit>) -> Vec<Route> {
             USER,
             "Edges of input pins (?after=SEQ&limit=N)",
             move |ctx| {
-                let after = ctx.query_u64("after", 0, u64::MAX)?;
-                let limit = ctx.query_u64("limit", DEFAULT_LIMIT, MAX_LIMIT)?;
-                Ok(Reply::ok(&events.events(after, limit as usize)))
+                let (after, limit) = ctx.page(super::RING_CAPACITY)?;
+                Ok(Reply::ok(&events.events(after, limit)))
             },
         ),
         Route::new(

@@ -34,6 +34,14 @@ impl Ctx {
     }
 
     /// A numeric query parameter, with a default and an upper bound.
+    /// `?after=SEQ&limit=N` of the event rings' routes: entries after `after`
+    /// (default 0), at most `limit` (default 100, at most `max`).
+    pub fn page(&self, max: usize) -> Result<(u64, usize), ApiError> {
+        let after = self.query_u64("after", 0, u64::MAX)?;
+        let limit = self.query_u64("limit", 100, max as u64)?;
+        Ok((after, limit as usize))
+    }
+
     pub fn query_u64(&self, name: &str, default: u64, max: u64) -> Result<u64, ApiError> {
         match self.query(name) {
             None | Some("") => Ok(default),

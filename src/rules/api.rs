@@ -21,8 +21,7 @@ pub fn routes(rules: Arc<Rules>) -> Vec<Route> {
             USER,
             "Rule firings, suppressions, drops and failed actions, oldest first: ?after=SEQ&limit=N (default 100, at most 1000); a bounded ring",
             move |ctx| {
-                let after = ctx.query_u64("after", 0, u64::MAX)?;
-                let limit = ctx.query_u64("limit", 100, 1000)? as usize;
+                let (after, limit) = ctx.page(1000)?;
                 let list: Vec<Value> = events
                     .events(after, limit)
                     .into_iter()
