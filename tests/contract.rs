@@ -62,8 +62,12 @@ fn show(routes: &[&(String, String)]) -> String {
 
 #[test]
 fn every_route_is_documented_and_every_documented_route_exists() {
-    // The sim backend has its one extra route; metrics public or not is the same path.
-    let d = Daemon::start(json!({"gpio": {"backend": "sim"}}));
+    // The sim backend has its one extra route, and weather its own; metrics public
+    // or not is the same path.
+    let d = Daemon::start(json!({
+        "gpio": {"backend": "sim"},
+        "info": {"weather": {"url": "http://127.0.0.1:9/v1/forecast"}}
+    }));
     let doc = d.call("GET", "/api/openapi.json", None, None);
     assert_eq!(doc.status, 200, "{:?}", doc.body);
     let served = served_routes(&doc.body);

@@ -74,8 +74,8 @@ fn matrix() -> Vec<(&'static str, &'static str, Value, [u16; 4])> {
         ("GET", "/api/docs", json!(null), [200, 200, 200, 200]),
         ("GET", "/api/info/system", json!(null), [200, 200, 200, 401]),
         ("GET", "/api/info/network", json!(null), [200, 200, 200, 401]),
-        // No info.weather in this config: 404 saying so, past the level check.
-        ("GET", "/api/info/weather", json!(null), [404, 404, 404, 401]),
+        // The provider is a closed port: past the level check, 503 saying so.
+        ("GET", "/api/info/weather", json!(null), [503, 503, 503, 401]),
         ("GET", "/api/info/history", json!(null), [200, 200, 200, 401]),
         // The matrix's daemon has no SMTP relay: past the level check, 503.
         ("POST", "/api/email/send", json!({"to":"a@b.example","subject":"s","body":"b"}), [503, 503, 403, 401]),
@@ -104,6 +104,13 @@ fn pattern_of(path: &str) -> String {
         .replace("/outbox/m1/", "/outbox/{id}/")
 }
 
+/// The sample config with every optional route present: weather at a closed port.
+fn matrix_config() -> Value {
+    let mut config = sample_config();
+    config["info"] = json!({"weather": {"url": "http://127.0.0.1:9/v1/forecast", "timeout_s": 2}});
+    config
+}
+
 /// Routes every service has, checked apart from the matrix above.
 fn service_routes() -> Vec<(String, String)> {
     let mut v = Vec::new();
@@ -116,7 +123,7 @@ fn service_routes() -> Vec<(String, String)> {
 
 #[test]
 fn level_matrix_of_every_endpoint() {
-    let d = Daemon::start(sample_config());
+    let d = Daemon::start(matrix_config());
     let root = d.root();
     let root_id = d.get("/api/auth/session/me", &root).body["id"]
         .as_str()
@@ -171,7 +178,7 @@ fn level_matrix_of_every_endpoint() {
 
 #[test]
 fn openapi_lists_exactly_the_routed_endpoints() {
-    let d = Daemon::start(sample_config());
+    let d = Daemon::start(matrix_config());
     let doc = d.call("GET", "/api/openapi.json", None, None).body;
     assert_eq!(doc["openapi"], "3.0.3");
     let mut documented: Vec<(String, String)> = Vec::new();

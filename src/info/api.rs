@@ -21,7 +21,7 @@ const USER: Access = Access::AtLeast(Level::User);
 pub fn routes(info: Arc<Info>) -> Vec<Route> {
     let i = || info.clone();
     let (system, network, weather, history) = (i(), i(), i(), i());
-    vec![
+    let mut routes = vec![
         Route::new(
             "GET",
             "/api/info/system",
@@ -38,13 +38,6 @@ pub fn routes(info: Arc<Info>) -> Vec<Route> {
         ),
         Route::new(
             "GET",
-            "/api/info/weather",
-            USER,
-            "Current weather (Open-Meteo), cached for cache_s; the last good answer (cached, stale, age_s) for up to 3 x cache_s while the provider fails, else 503",
-            move |_| Ok(Reply::ok(&weather.weather()?)),
-        ),
-        Route::new(
-            "GET",
             "/api/info/history",
             USER,
             "Sparkline series (?since=UNIX_S): CPU %, memory used, SoC temperature, requests/min; an in-memory ring of 1440 samples (28800 bytes), one per history_interval_s (60 s: 24 h)",
@@ -53,5 +46,19 @@ pub fn routes(info: Arc<Info>) -> Vec<Route> {
                 Ok(Reply::ok(&history.history(since)))
             },
         ),
-    ]
+    ];
+    // Without `info.weather` there is no weather resource, so no route: the
+    // dashboard (which reads the route table) does not ask, and gets no 404.
+    if info.has_weather() {
+        routes.push(
+            Route::new(
+                "GET",
+                "/api/info/weather",
+                USER,
+                "Current weather (Open-Meteo), cached for cache_s; the last good answer (cached, stale, age_s) for up to 3 x cache_s while the provider fails, else 503",
+                move |_| Ok(Reply::ok(&weather.weather()?)),
+            ),
+        );
+    }
+    routes
 }

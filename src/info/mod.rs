@@ -125,6 +125,11 @@ impl Info {
         network::read(system::hostname()?)
     }
 
+    /// Is `info.weather` configured (and so `/api/info/weather` routed)?
+    pub fn has_weather(&self) -> bool {
+        self.weather.is_some()
+    }
+
     pub fn weather(&self) -> Result<weather::Report, Error> {
         self.weather.as_ref().ok_or(Error::NotConfigured)?.current()
     }

@@ -6,7 +6,6 @@ import { badge, bytes, dash, duration, fill, h, time } from "../dom.js";
 const SLOW_MS = 60_000; // network and weather change slowly
 let boxes = null;
 let slowAt = 0;
-let noWeather = false; // answered 404 once: this daemon has no weather configured; not asked again
 
 const healthKind = (v) => (v === "ok" ? "good" : /not available/.test(v) ? "muted" : "bad");
 
@@ -92,7 +91,8 @@ export default {
     const absent = "Not in this version of pistack.";
     if (!api.has("GET /api/info/system")) fill(sys, h("p.absent", absent));
     if (!api.has("GET /api/info/network")) fill(net, h("p.absent", absent));
-    if (!api.has("GET /api/info/weather")) fill(wx, h("p.absent", absent));
+    // The weather route exists only when info.weather is configured.
+    if (!api.has("GET /api/info/weather")) fill(wx, h("p.absent", "No weather location is configured."));
   },
   unmount() {
     boxes = null;
@@ -109,12 +109,11 @@ export default {
     if (Date.now() - slowAt < SLOW_MS) return;
     slowAt = Date.now();
     if (api.has("GET /api/info/network")) fill(boxes.net, network(await api.api("GET", "/api/info/network")));
-    if (api.has("GET /api/info/weather") && !noWeather) {
+    if (api.has("GET /api/info/weather")) {
       try {
         fill(boxes.wx, weather(await api.api("GET", "/api/info/weather")));
       } catch (e) {
-        noWeather = e.status === 404;
-        fill(boxes.wx, h("p.absent", e.status === 404 ? "No weather location is configured." : `Weather unavailable: ${e.message}`));
+        fill(boxes.wx, h("p.absent", `Weather unavailable: ${e.message}`));
       }
     }
   },
