@@ -434,9 +434,14 @@ fn testssl_finds_no_weak_protocol_or_high_vulnerability() {
         );
     }
     // Stricter than "no HIGH or CRITICAL": every finding is OK or INFO (no
-    // LOW / MEDIUM weak cipher or protocol, no WARN of a scan problem).
+    // LOW / MEDIUM weak cipher or protocol, no WARN of a scan problem). One
+    // WARN is about the scanner, not the server: `engine_problem` says the
+    // machine's own openssl has no GOST engine (OpenSSL 3 builds without
+    // engines), which GOST ciphers, never offered by rustls, would need.
+    let about_the_scanner = |f: &Value| id(f) == "engine_problem";
     let bad: Vec<&Value> = findings
         .iter()
+        .filter(|f| !about_the_scanner(f))
         .filter(|f| !matches!(f["severity"].as_str(), Some("OK") | Some("INFO")))
         .collect();
     assert!(bad.is_empty(), "testssl.sh found: {bad:?}");
