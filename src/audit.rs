@@ -166,6 +166,7 @@ pub fn route(audit: Arc<Audit>) -> Route {
             Ok(Reply::ok(&audit.after(after, limit)))
         },
     )
+    .query(&Ctx::page_query(CAPACITY))
 }
 
 #[cfg(test)]

@@ -183,11 +183,18 @@ pub fn routes(health: Arc<Health>, table: Arc<OnceLock<Documents>>) -> Vec<Route
     for service in Service::ALL {
         let (health_path, spec_path) = service.paths();
         let (one, docs) = (health.clone(), table.clone());
-        routes.push(public_get(
-            health_path,
-            "Service health (503 unless ok)",
-            move |_| Ok(service_reply(&one, service)),
-        ));
+        // A client can see a 503 only where the config or the outside world
+        // decides it: a service left off, and mail whose relay fails. The other
+        // checks fail only when a thread of the daemon has died (`default`).
+        let can_fail =
+            service == Service::Email || matches!(health.service(service), ServiceState::Absent(_));
+        let mut route = public_get(health_path, "Service health (503 unless ok)", move |_| {
+            Ok(service_reply(&one, service))
+        });
+        if can_fail {
+            route = route.fails(503, "The service is off or degraded; the message says why");
+        }
+        routes.push(route);
         routes.push(public_get(
             spec_path,
             "OpenAPI document of one service",

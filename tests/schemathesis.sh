@@ -88,6 +88,10 @@ fresh fuzzroot Root
 curl -fsS "$base/api/openapi.json" >"$work/openapi.json"
 "$venv/bin/openapi-spec-validator" "$work/openapi.json" >&2
 
+# One worker: with two, hypothesis (describing a filter of a query parameter's
+# negative cases) parses schemathesis's source from both threads at once, and
+# Python 3.11's ast fails with "AST constructor recursion depth mismatch"
+# (CPython gh-106905) in about half the runs: an error of the tool, not of pistack.
 # Every check is on (schemathesis's default; tests/schemathesis.toml turns one off
 # for one operation, and says why). Ending the caller's own logins would log the
 # run out: those two routes are not fuzzed with its token.
@@ -98,7 +102,7 @@ run() {
   "$venv/bin/schemathesis" --config-file "$here/schemathesis.toml" run "$base/api/openapi.json" \
     --header "Authorization: Bearer $token" \
     --exclude-path /api/auth/session/logout-all --exclude-path /api/auth/session/logout \
-    --max-examples "$examples" --seed "$seed" --workers 2 --request-timeout 15 \
+    --max-examples "$examples" --seed "$seed" --workers 1 --request-timeout 15 \
     --no-color --report junit --report-dir "$work/report-$who-$examples" \
     --suppress-health-check all --warnings off "$@" ${SCHEMATHESIS_ARGS:-}
 }

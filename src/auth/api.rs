@@ -153,6 +153,7 @@ pub fn routes(auth: Arc<Auth>, audit: Arc<Audit>) -> Vec<Route> {
         )
         .body(schema::login())
         .responds(200, schema::tokens())
+        .fails(401, "The name or the password is wrong")
         .password(),
         Route::new(
             "POST",
@@ -168,7 +169,11 @@ pub fn routes(auth: Arc<Auth>, audit: Arc<Audit>) -> Vec<Route> {
             },
         )
         .body(schema::refresh())
-        .responds(200, schema::tokens()),
+        .responds(200, schema::tokens())
+        .fails(
+            401,
+            "The refresh token is not valid: forged, expired, revoked or used already",
+        ),
         Route::new(
             "POST",
             "/api/auth/session/validate",
@@ -205,7 +210,9 @@ pub fn routes(auth: Arc<Auth>, audit: Arc<Audit>) -> Vec<Route> {
                 t_logout.note(ctx, None, Action::Logout, "", "", result)
             },
         )
-        .responds(200, schema::revoked("boolean")),
+        .responds(200, schema::revoked("boolean"))
+        .fails(400, "No refresh token, neither in the body nor as Bearer")
+        .fails(401, "The token is not one of this daemon's"),
         Route::new(
             "POST",
             "/api/auth/session/logout-all",
@@ -248,7 +255,8 @@ pub fn routes(auth: Arc<Auth>, audit: Arc<Audit>) -> Vec<Route> {
             },
         )
         .body(schema::new_user())
-        .responds(201, schema::user()),
+        .responds(201, schema::user())
+        .fails(409, "The name is taken"),
         Route::new(
             "GET",
             "/api/auth/users/{id}",
@@ -259,7 +267,8 @@ pub fn routes(auth: Arc<Auth>, audit: Arc<Audit>) -> Vec<Route> {
                 Ok(Reply::ok(&get.read_user(caller, ctx.param("id"))?))
             },
         )
-        .responds(200, schema::user()),
+        .responds(200, schema::user())
+        .fails(403, "A User may read only itself"),
         Route::new(
             "PATCH",
             "/api/auth/users/{id}",
@@ -283,6 +292,14 @@ pub fn routes(auth: Arc<Auth>, audit: Arc<Audit>) -> Vec<Route> {
         )
         .body(schema::patch())
         .responds(200, schema::user())
+        .fails(
+            403,
+            "Not the caller's to change (rules by level), or current_password is wrong",
+        )
+        .fails(
+            409,
+            "The new name is taken, or this would demote the last Root",
+        )
         .password(),
         Route::new(
             "DELETE",
@@ -295,7 +312,8 @@ pub fn routes(auth: Arc<Auth>, audit: Arc<Audit>) -> Vec<Route> {
                 t_delete.note(ctx, None, Action::UserDelete, ctx.param("id"), "", result)
             },
         )
-        .responds(204, json!({})),
+        .responds(204, json!({}))
+        .fails(409, "This is the last Root"),
     ]
 }
 

@@ -46,7 +46,8 @@ pub fn routes(mailer: Arc<Mailer>) -> Vec<Route> {
                                                 "pattern": "^[^\\r\\n]*$"},
                                     "body": {"type": "string"}}}))
         .responds(202, json!({"type": "object", "required": ["id", "status"],
-                              "properties": {"id": {"type": "string"}, "status": {"type": "string"}}})),
+                              "properties": {"id": {"type": "string"}, "status": {"type": "string"}}}))
+        .fails(503, "No SMTP relay is configured, or the outbox is full"),
         Route::new(
             "GET",
             "/api/email/outbox",
@@ -64,7 +65,8 @@ pub fn routes(mailer: Arc<Mailer>) -> Vec<Route> {
                 retry.retry(id)?;
                 Ok(Reply::json(202, &json!({"id": id, "status": "queued"})))
             },
-        ),
+        )
+        .fails(409, "The message has not failed: it is queued or sent"),
     ]
 }
 

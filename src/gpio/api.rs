@@ -23,6 +23,9 @@ impl From<Error> for ApiError {
 const USER: Access = Access::AtLeast(Level::User);
 const ADMIN: Access = Access::AtLeast(Level::Admin);
 
+/// The 409 of the routes that drive an output.
+const INPUT: &str = "The pin is an input; only outputs can be driven";
+
 /// The routes; literal paths come before `{name}` ones (the router matches in order).
 pub fn routes(gpio: Arc<Gpio>, audit: Arc<Audit>) -> Vec<Route> {
     let g = || gpio.clone();
@@ -46,7 +49,8 @@ pub fn routes(gpio: Arc<Gpio>, audit: Arc<Audit>) -> Vec<Route> {
                 let (after, limit) = ctx.page(super::RING_CAPACITY)?;
                 Ok(Reply::ok(&events.events(after, limit)))
             },
-        ),
+        )
+        .query(&Ctx::page_query(super::RING_CAPACITY)),
         Route::new(
             "GET",
             "/api/io/chips",
@@ -96,12 +100,14 @@ pub fn routes(gpio: Arc<Gpio>, audit: Arc<Audit>) -> Vec<Route> {
             t_write.note(ctx, None, Action::GpioWrite, name, &detail, result.map_err(ApiError::from))
         })
         .body(bit_body("value"))
+        .fails(409, INPUT)
         .slow(), // waits while a pulse holds the pin
         Route::new("POST", "/api/io/gpio/{name}/toggle", ADMIN, "Invert an output pin", move |ctx| {
             let name = ctx.param("name");
             let result = toggle.toggle(name).map(|p| Reply::ok(&p));
             t_toggle.note(ctx, None, Action::GpioToggle, name, "", result.map_err(ApiError::from))
         })
+        .fails(409, INPUT)
         .slow(), // waits while a pulse holds the pin
         Route::new(
             "POST",
@@ -119,6 +125,7 @@ pub fn routes(gpio: Arc<Gpio>, audit: Arc<Audit>) -> Vec<Route> {
         .body(json!({"type": "object", "required": ["ms"], "additionalProperties": false,
                      "properties": {"ms": {"type": "integer", "minimum": 1, "maximum": 10000},
                                     "value": bit_schema()}}))
+        .fails(409, INPUT)
         .slow(),
     ]);
     routes

@@ -370,8 +370,8 @@ pub fn dispatch(
         remote: None,
         caller: Some(caller),
     };
-    let reply = match (route.handler)(&ctx) {
-        Ok(reply) => reply,
+    let reply = match ctx.single_query(&route.query) {
+        Ok(()) => run(&route.handler, &ctx),
         Err(e) => e.into_reply(),
     };
     site.stats.count(route.pattern, reply.status);
@@ -441,6 +441,9 @@ fn api(
             }
             Err(e) => return reply(ApiError::from(e).into_reply()),
         }
+    }
+    if let Err(e) = ctx.single_query(&route.query) {
+        return reply(e.into_reply());
     }
     match read_body(request, site.max_body_bytes) {
         Ok(body) => ctx.body = body,

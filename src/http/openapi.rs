@@ -3,6 +3,7 @@
 //! service, as the original's flasgger pages were.
 
 use super::router::{Access, Lane, Route};
+use crate::auth::Level;
 use serde_json::{json, Map, Value};
 
 /// The schema of every error answer: `{"message": ...}`.
@@ -12,7 +13,10 @@ fn error_schema() -> Value {
 }
 
 /// The documented answers of a route: its successes (any 2xx when it declares
-/// none), and the errors its access, parameters, body and lane can give.
+/// none), the errors its shape implies, and those its handler declares
+/// ([`Route::fails`]). Only statuses a client can reach are listed (the
+/// statuses test drives each one); anything else (a full disk, a busy pool, a
+/// body past the limit) is `default`.
 fn responses(route: &Route, has_params: bool) -> Value {
     let error = |why: &str| {
         json!({"description": why,
@@ -30,15 +34,20 @@ fn responses(route: &Route, has_params: bool) -> Value {
     if route.responses.is_empty() {
         out.insert("2XX".into(), success(200, &json!({})));
     }
-    if route.body.is_some() || has_params {
+    // Path parameters are any non-empty text: a bad one is an unknown
+    // resource (404), not a bad request. Bodies and query values can be bad.
+    if route.body.is_some() || !route.query.is_empty() {
         out.insert(
             "400".into(),
             error("The request is not valid; the message says why"),
         );
     }
-    if route.access != Access::Public {
+    if let Access::AtLeast(level) = route.access {
         out.insert("401".into(), error("No valid access token"));
-        out.insert("403".into(), error("The caller's level may not do this"));
+        // Every logged-in caller is at least a User: only a higher floor refuses.
+        if level > Level::User {
+            out.insert("403".into(), error("The caller's level may not do this"));
+        }
     }
     if has_params {
         out.insert("404".into(), error("No such resource"));
@@ -48,6 +57,9 @@ fn responses(route: &Route, has_params: bool) -> Value {
             "429".into(),
             error("Too many attempts: wait Retry-After seconds"),
         );
+    }
+    for (status, when) in &route.errors {
+        out.insert(status.to_string(), error(when));
     }
     out.insert(
         "default".into(),
@@ -88,7 +100,7 @@ pub fn document(routes: &[Route], service: Option<&str>) -> Value {
         .iter()
         .filter(|r| service.is_none_or(|s| r.service() == s))
     {
-        let params: Vec<Value> = route
+        let mut params: Vec<Value> = route
             .pattern
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
@@ -100,6 +112,10 @@ pub fn document(routes: &[Route], service: Option<&str>) -> Value {
             "tags": [route.service()],
             "responses": responses(route, !params.is_empty()),
         });
+        params.extend(route.query.iter().map(|q| {
+            json!({"name": q.name, "in": "query", "required": false,
+                   "description": q.description, "schema": q.schema})
+        }));
         if !params.is_empty() {
             op["parameters"] = Value::Array(params);
         }
@@ -138,4 +154,68 @@ pub fn document(routes: &[Route], service: Option<&str>) -> Value {
         "security": [{"bearer": []}],
         "paths": paths
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::reply::Reply;
+
+    fn route(method: &'static str, pattern: &'static str, access: Access) -> Route {
+        Route::new(method, pattern, access, "", |_| Ok(Reply::no_content()))
+    }
+
+    fn statuses(route: Route) -> Vec<String> {
+        let doc = document(std::slice::from_ref(&route), None);
+        let op = &doc["paths"][route.pattern][route.method.to_ascii_lowercase()];
+        op["responses"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Only what a client can reach: no 400 without a body or a query, no 403
+    /// where every caller passes the floor, declared errors as declared.
+    #[test]
+    fn the_statuses_follow_the_shape_of_the_route() {
+        let user = Access::AtLeast(Level::User);
+        let admin = Access::AtLeast(Level::Admin);
+        assert_eq!(
+            statuses(route("GET", "/api/x/{id}", user)),
+            ["2XX", "401", "404", "default"]
+        );
+        assert_eq!(
+            statuses(route("POST", "/api/x/{id}/go", admin).fails(409, "busy")),
+            ["2XX", "401", "403", "404", "409", "default"]
+        );
+        let query = route("GET", "/api/x", Access::Public).query(&[(
+            "after",
+            "from",
+            json!({"type": "integer"}),
+        )]);
+        assert_eq!(statuses(query), ["2XX", "400", "default"]);
+        let body = route("POST", "/api/x", Access::Public)
+            .body(json!({}))
+            .password();
+        assert_eq!(statuses(body), ["2XX", "400", "429", "default"]);
+    }
+
+    #[test]
+    fn query_parameters_are_documented_in_query() {
+        let r = route("GET", "/api/x/{id}", Access::Public).query(&[(
+            "limit",
+            "at most",
+            json!({"type": "integer", "minimum": 0}),
+        )]);
+        let doc = document(std::slice::from_ref(&r), None);
+        let params = &doc["paths"]["/api/x/{id}"]["get"]["parameters"];
+        assert_eq!(params[0]["in"], "path");
+        assert_eq!(
+            params[1],
+            json!({"name": "limit", "in": "query", "required": false, "description": "at most",
+                   "schema": {"type": "integer", "minimum": 0}})
+        );
+    }
 }

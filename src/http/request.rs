@@ -3,7 +3,13 @@
 use super::reply::ApiError;
 use crate::auth::Caller;
 use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
 use std::net::IpAddr;
+
+/// The schema of a query value [`Ctx::query_u64`] accepts: a whole number to `max`.
+pub fn whole(max: u64) -> Value {
+    json!({"type": "integer", "minimum": 0, "maximum": max})
+}
 
 pub struct Ctx {
     pub params: Vec<(&'static str, String)>,
@@ -42,9 +48,27 @@ impl Ctx {
         Ok((after, limit as usize))
     }
 
+    /// The query parameters [`Ctx::page`] reads, for a route's document.
+    pub fn page_query(max: usize) -> [(&'static str, &'static str, Value); 2] {
+        [
+            (
+                "after",
+                "Only entries after this sequence number (default 0)",
+                whole(u64::MAX),
+            ),
+            (
+                "limit",
+                "At most this many entries (default 100)",
+                whole(max as u64),
+            ),
+        ]
+    }
+
+    /// A whole-number query parameter (absent: `default`; empty or not a number
+    /// up to `max`: 400, as its documented schema says).
     pub fn query_u64(&self, name: &str, default: u64, max: u64) -> Result<u64, ApiError> {
         match self.query(name) {
-            None | Some("") => Ok(default),
+            None => Ok(default),
             Some(v) => match v.parse::<u64>() {
                 Ok(n) if n <= max => Ok(n),
                 _ => Err(ApiError::bad_request(format!(
@@ -52,6 +76,20 @@ impl Ctx {
                 ))),
             },
         }
+    }
+
+    /// Refuse a query that gives one of `declared` more than once: which of the
+    /// values would count is a guess the caller should not have to make.
+    pub fn single_query(&self, declared: &[super::router::QueryParam]) -> Result<(), ApiError> {
+        for q in declared {
+            if self.query.iter().filter(|(k, _)| k == q.name).count() > 1 {
+                return Err(ApiError::bad_request(format!(
+                    "query parameter {} is given more than once",
+                    q.name
+                )));
+            }
+        }
+        Ok(())
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -165,6 +203,45 @@ mod tests {
         let err = ctx.json::<Lenient>().unwrap_err();
         assert_eq!(err.status, 400);
         assert!(err.message.contains("UTF-8"), "{}", err.message);
+    }
+
+    fn with_query(query: &str) -> Ctx {
+        Ctx {
+            params: Vec::new(),
+            query: parse_query(query),
+            headers: Vec::new(),
+            body: Vec::new(),
+            remote: None,
+            caller: None,
+        }
+    }
+
+    /// A number's schema is an integer: empty or repeated is a 400, not a guess.
+    #[test]
+    fn numeric_query_values_are_what_their_schema_says() {
+        assert_eq!(with_query("").page(1000), Ok((0, 100)));
+        assert_eq!(with_query("after=5&limit=3").page(1000), Ok((5, 3)));
+        for bad in ["after=", "limit=1001", "after=-1", "limit=x"] {
+            assert_eq!(with_query(bad).page(1000).unwrap_err().status, 400, "{bad}");
+        }
+        let declared = Ctx::page_query(1000).map(|(name, description, schema)| {
+            super::super::router::QueryParam {
+                name,
+                description,
+                schema,
+            }
+        });
+        assert_eq!(
+            with_query("after=1&limit=2").single_query(&declared),
+            Ok(())
+        );
+        let twice = with_query("after=&after=x")
+            .single_query(&declared)
+            .unwrap_err();
+        assert_eq!(
+            twice.message,
+            "query parameter after is given more than once"
+        );
     }
 
     #[test]

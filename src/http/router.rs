@@ -36,6 +36,19 @@ pub struct Route {
     pub responses: Vec<(u16, Value)>,
     /// The media type of the successful answers.
     pub content_type: &'static str,
+    /// The query parameters the handler reads; a bad value is a 400.
+    pub query: Vec<QueryParam>,
+    /// Error statuses the handler itself gives beyond those the route's shape
+    /// implies (see `openapi::responses`), each with when it happens.
+    pub errors: Vec<(u16, &'static str)>,
+}
+
+/// A query parameter a route reads, for its OpenAPI `parameters`.
+pub struct QueryParam {
+    pub name: &'static str,
+    pub description: &'static str,
+    /// The JSON Schema of the value (what the handler accepts, no more).
+    pub schema: Value,
 }
 
 /// The threads a route's handler runs on, so that nothing that may wait runs
@@ -70,7 +83,28 @@ impl Route {
             body: None,
             responses: Vec::new(),
             content_type: "application/json",
+            query: Vec::new(),
+            errors: Vec::new(),
         }
+    }
+
+    /// Document the query parameters the handler reads: (name, meaning, schema).
+    pub fn query(mut self, params: &[(&'static str, &'static str, Value)]) -> Route {
+        self.query
+            .extend(params.iter().map(|(name, description, schema)| QueryParam {
+                name,
+                description,
+                schema: schema.clone(),
+            }));
+        self
+    }
+
+    /// Document an error status the handler gives (a 409 of the core, a 503 of
+    /// a missing relay...) and when. Only what a client can really reach: the
+    /// statuses test (tests/openapi_statuses.rs) drives every one.
+    pub fn fails(mut self, status: u16, when: &'static str) -> Route {
+        self.errors.push((status, when));
+        self
     }
 
     /// Document the JSON body the route reads (an OpenAPI schema object).

@@ -3,6 +3,7 @@
 use super::{Error, Info};
 use crate::auth::Level;
 use crate::http::reply::{ApiError, Reply};
+use crate::http::request::whole;
 use crate::http::router::{Access, Route};
 use std::sync::Arc;
 
@@ -45,7 +46,8 @@ pub fn routes(info: Arc<Info>) -> Vec<Route> {
                 let since = ctx.query_u64("since", 0, u64::MAX)?;
                 Ok(Reply::ok(&history.history(since)))
             },
-        ),
+        )
+        .query(&[("since", "Only samples at or after this UNIX time (default 0: all)", whole(u64::MAX))]),
     ];
     // Without `info.weather` there is no weather resource, so no route: the
     // dashboard (which reads the route table) does not ask, and gets no 404.
@@ -57,7 +59,8 @@ pub fn routes(info: Arc<Info>) -> Vec<Route> {
                 USER,
                 "Current weather (Open-Meteo), cached for cache_s; the last good answer (cached, stale, age_s) for up to 3 x cache_s while the provider fails, else 503",
                 move |_| Ok(Reply::ok(&weather.weather()?)),
-            ),
+            )
+            .fails(503, "The provider fails and no answer younger than 3 x cache_s is left"),
         );
     }
     routes

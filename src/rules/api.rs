@@ -3,6 +3,7 @@
 use super::Rules;
 use crate::auth::Level;
 use crate::http::reply::Reply;
+use crate::http::request::Ctx;
 use crate::http::router::{Access, Route};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -35,6 +36,7 @@ pub fn routes(rules: Arc<Rules>) -> Vec<Route> {
                     .collect();
                 Ok(Reply::ok(&list))
             },
-        ),
+        )
+        .query(&Ctx::page_query(1000)),
     ]
 }

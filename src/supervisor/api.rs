@@ -6,7 +6,7 @@ use super::{Error, Supervisor};
 use crate::audit::{Action, Audit};
 use crate::auth::Level;
 use crate::http::reply::{ApiError, Reply};
-use crate::http::request::Ctx;
+use crate::http::request::{whole, Ctx};
 use crate::http::router::{Access, Route};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -75,6 +75,16 @@ fn wait(ctx: &Ctx) -> Result<bool, ApiError> {
     }
 }
 
+/// The `wait` query parameter of the start and stop routes, as [`wait`] reads it.
+fn wait_query() -> [(&'static str, &'static str, Value); 1] {
+    let values = ["true", "false", "1", "0", "yes", "no", ""];
+    [(
+        "wait",
+        "false (0, no): answer at once, without waiting",
+        json!({"type": "string", "enum": values}),
+    )]
+}
+
 /// `POST /api/supervisor/reload`: re-read the configuration with `load` and apply
 /// its programs (see [`super::reload`]). Root only: it runs whatever the file says.
 pub fn reload_route(
@@ -91,6 +101,7 @@ pub fn reload_route(
             Ok(Reply::ok(&sup.reload(&programs)?))
         },
     )
+    .fails(400, "The configuration file is not valid; the message says why")
     .slow() // stops and starts the changed programs
 }
 
@@ -120,6 +131,8 @@ pub fn routes(sup: Arc<Supervisor>, audit: Arc<Audit>) -> Vec<Route> {
                 t_start.note(ctx, None, Action::Start, name, "", result)
             },
         )
+        .query(&wait_query())
+        .fails(409, "The program is running already")
         .slow(),
         Route::new(
             "POST",
@@ -132,6 +145,8 @@ pub fn routes(sup: Arc<Supervisor>, audit: Arc<Audit>) -> Vec<Route> {
                 t_stop.note(ctx, None, Action::Stop, name, "", result)
             },
         )
+        .query(&wait_query())
+        .fails(409, "The program is not running")
         .slow(),
         Route::new(
             "POST",
@@ -161,7 +176,8 @@ pub fn routes(sup: Arc<Supervisor>, audit: Arc<Audit>) -> Vec<Route> {
         .body(json!({"type": "object", "required": ["signal"], "additionalProperties": false,
                      "properties": {"signal": {"oneOf": [
                          {"type": "string", "pattern": super::config::signal_pattern()},
-                         {"type": "integer", "minimum": 1, "maximum": 64}]}}})),
+                         {"type": "integer", "minimum": 1, "maximum": 64}]}}}))
+        .fails(409, "The program is not running"),
         Route::new(
             "POST",
             "/api/supervisor/groups/{group}/start",
@@ -173,6 +189,7 @@ pub fn routes(sup: Arc<Supervisor>, audit: Arc<Audit>) -> Vec<Route> {
                 t_g_start.note(ctx, None, Action::GroupStart, group, "", result)
             },
         )
+        .query(&wait_query())
         .slow(),
         Route::new(
             "POST",
@@ -185,6 +202,7 @@ pub fn routes(sup: Arc<Supervisor>, audit: Arc<Audit>) -> Vec<Route> {
                 t_g_stop.note(ctx, None, Action::GroupStop, group, "", result)
             },
         )
+        .query(&wait_query())
         .slow(),
         Route::new(
             "POST",
@@ -213,6 +231,10 @@ pub fn routes(sup: Arc<Supervisor>, audit: Arc<Audit>) -> Vec<Route> {
                 Ok(Reply::text(200, log.tail(ctx.param("name"), stderr, bytes)?))
             },
         )
+        .query(&[
+            ("stream", "stdout (default) or stderr", json!({"type": "string", "enum": ["stdout", "stderr", ""]})),
+            ("bytes", "How much of the end (default 16384)", whole(LOG_MAX)),
+        ])
         .answers("text/plain")
         .responds(200, json!({"type": "string"})),
         Route::new(
@@ -241,6 +263,7 @@ pub fn routes(sup: Arc<Supervisor>, audit: Arc<Audit>) -> Vec<Route> {
                     .collect();
                 Ok(Reply::ok(&list))
             },
-        ),
+        )
+        .query(&Ctx::page_query(1000)),
     ]
 }

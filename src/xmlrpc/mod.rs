@@ -32,6 +32,8 @@ pub fn route(auth: Arc<Auth>, supervisor: Arc<Supervisor>, load: methods::Loader
     .slow()
     .answers("text/xml")
     .responds(200, serde_json::json!({"type": "string"}))
+    .fails(401, "No valid HTTP Basic login, Bearer token or control-socket peer")
+    .fails(403, "The method needs a higher level than the caller's")
 }
 
 fn handle(auth: &Auth, rpc: &Rpc, ctx: &Ctx) -> Result<Reply, ApiError> {

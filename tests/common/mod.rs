@@ -3,6 +3,7 @@
 //! removes its folder.
 #![allow(dead_code)]
 
+pub mod matrix;
 pub mod smtp;
 
 use serde_json::{json, Value};
