@@ -13,6 +13,13 @@ use std::process::{Command, Stdio};
 /// the sample pins and: `web` (writes a line a second to stdout and stderr),
 /// `g:a` running, `g:b` stopped.
 fn daemon(programs: Value) -> (Daemon, PathBuf) {
+    let mut extra = sample_config();
+    extra["programs"] = programs;
+    daemon_with(extra)
+}
+
+/// A daemon with `extra` over the test defaults and its socket in `<dir>/run`.
+fn daemon_with(mut extra: Value) -> (Daemon, PathBuf) {
     let dir = temp_dir("ctl");
     let run = dir.join("run");
     std::fs::create_dir_all(&run).unwrap();
@@ -21,8 +28,6 @@ fn daemon(programs: Value) -> (Daemon, PathBuf) {
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     let socket = run.join("control.sock");
-    let mut extra = sample_config();
-    extra["programs"] = programs;
     extra["control"] = json!({ "socket": socket });
     (Daemon::start_in(dir, extra, &[]), socket)
 }
@@ -362,9 +367,11 @@ fn reload_adds_changes_and_removes_and_keeps_the_rest_running() {
 
     let r = ctl(&sock, &["--json", "reload"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    let nothing = json!({"added": [], "changed": [], "removed": []});
     assert_eq!(
         r.json(),
-        json!({"added": ["fresh"], "changed": ["b"], "removed": ["web"]})
+        json!({"added": ["fresh"], "changed": ["b"], "removed": ["web"],
+               "pins": nothing, "tls": {"state": "off"}})
     );
     let list = ctl(&sock, &["--json", "status"]).json();
     let names: Vec<&str> = list
@@ -404,6 +411,178 @@ fn reload_adds_changes_and_removes_and_keeps_the_rest_running() {
             .len(),
         3
     );
+}
+
+/// Write the daemon's configuration file after `edit` changed it.
+fn edit_config(d: &Daemon, edit: impl FnOnce(&mut Value)) {
+    let mut c: Value = serde_json::from_slice(&std::fs::read(&d.config_path).unwrap()).unwrap();
+    edit(&mut c);
+    std::fs::write(&d.config_path, serde_json::to_vec(&c).unwrap()).unwrap();
+}
+
+/// The pins of a reload test: the sample ones plus FAN, an output that stays.
+fn pins_config() -> Value {
+    let mut extra = sample_config();
+    extra["gpio"]["pins"]["FAN"] = json!({"line": 22, "direction": "out"});
+    extra
+}
+
+#[test]
+fn reload_adds_changes_and_removes_pins_and_leaves_the_others_alone() {
+    let (d, sock) = daemon_with(pins_config());
+    let root = d.root();
+    let gpio = |name: &str| ctl(&sock, &["--json", "gpio", name]).json();
+    assert_eq!(ctl(&sock, &["gpio", "FAN", "1"]).code, 0);
+    assert_eq!(ctl(&sock, &["gpio", "LED", "1"]).code, 0);
+    let sim = |pin: &str, level: u8| {
+        let r = d.call(
+            "PUT",
+            &format!("/api/io/sim/gpio/{pin}"),
+            Some(&root),
+            Some(&json!({"level": level})),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+    };
+    let events = || d.get("/api/io/gpio/events", &root).body;
+    sim("BUTTON", 1); // no bias: the line starts low
+    eventually(10, || (events().as_array()?.len() == 1).then_some(())).expect("BUTTON's edge");
+
+    // LED becomes active low, BUTTON goes, NEW takes BUTTON's line 27.
+    edit_config(&d, |c| {
+        let pins = c["gpio"]["pins"].as_object_mut().unwrap();
+        pins["LED"]["active_low"] = json!(true);
+        pins.remove("BUTTON");
+        pins.insert(
+            "NEW".into(),
+            json!({"line": 27, "edge": "falling", "bias": "pull-up"}),
+        );
+    });
+    let r = ctl(&sock, &["--json", "reload"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.json()["pins"],
+        json!({"added": ["NEW"], "changed": ["LED"], "removed": ["BUTTON"]})
+    );
+    assert_eq!(r.json()["added"], json!([]), "no program changed");
+
+    let names: Vec<String> = (ctl(&sock, &["--json", "gpio"])
+        .json()
+        .as_array()
+        .unwrap()
+        .iter())
+    .map(|p| p["name"].as_str().unwrap().to_string())
+    .collect();
+    assert_eq!(names, ["FAN", "LED", "NEW"]);
+    assert_eq!(
+        gpio("FAN")["value"],
+        1,
+        "the unchanged output kept its level"
+    );
+    let led = gpio("LED");
+    assert_eq!(
+        (led["active_low"].clone(), led["value"].clone()),
+        (json!(true), json!(0)),
+        "requested again"
+    );
+    assert_eq!(ctl(&sock, &["gpio", "BUTTON"]).code, 1, "removed");
+    // NEW got line 27 (BUTTON's was released) and is watched; the history is kept.
+    assert_eq!(gpio("NEW")["line"], 27);
+    assert_eq!(gpio("NEW")["error"], Value::Null);
+    sim("NEW", 0);
+    let seen = eventually(10, || {
+        let ev = events();
+        (ev.as_array()?.len() == 2).then_some(ev)
+    })
+    .expect("NEW's edge");
+    assert_eq!(
+        (seen[0]["pin"].clone(), seen[1]["pin"].clone()),
+        (json!("BUTTON"), json!("NEW"))
+    );
+    let health = d.get("/api/io/health", &root);
+    assert_eq!(
+        (health.status, health.body["status"].clone()),
+        (200, json!("ok")),
+        "{}",
+        health.text
+    );
+
+    // The human lines; then nothing changed.
+    edit_config(&d, |c| {
+        c["gpio"]["pins"].as_object_mut().unwrap().remove("NEW");
+    });
+    let r = ctl(&sock, &["reload"]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "NEW: removed pin\n"),
+        "{}",
+        r.stderr
+    );
+    let r = ctl(&sock, &["reload"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "no changes\n"));
+}
+
+#[test]
+fn reload_refuses_to_remove_a_pin_the_running_rules_use() {
+    let mut extra = sample_config();
+    extra["rules"] = json!([{"when": {"gpio": "BUTTON"}, "then": [{"gpio_toggle": "LED"}]}]);
+    let (d, sock) = daemon_with(extra);
+    edit_config(&d, |c| {
+        c["gpio"]["pins"].as_object_mut().unwrap().remove("BUTTON");
+        c["rules"] = json!([]);
+        c["programs"]["extra"] = json!({"command": ["sleep", "1000"]});
+    });
+    let r = ctl(&sock, &["reload"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr
+            .contains("pistack.json: rules[0]: when.gpio: no pin named \"BUTTON\"")
+            && r.stderr.contains("restart"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        ctl(&sock, &["--json", "gpio", "BUTTON"]).code,
+        0,
+        "BUTTON kept"
+    );
+    assert_eq!(
+        ctl(&sock, &["status", "extra"]).code,
+        4,
+        "nothing applied: {}",
+        ctl(&sock, &["status", "extra"]).stdout
+    );
+}
+
+#[test]
+fn sighup_reloads_the_file_and_a_bad_file_keeps_the_running_one() {
+    let (d, sock) = daemon(programs());
+    edit_config(&d, |c| {
+        c["programs"]["fresh"] = json!({"command": ["sleep", "1000"], "startsecs": 0});
+        c["gpio"]["pins"]["NEW"] = json!({"line": 5, "direction": "out"});
+    });
+    unsafe { libc::kill(d.pid() as i32, libc::SIGHUP) };
+    let logged = d
+        .wait_log(20, |l| l.contains("SIGHUP: reloaded"))
+        .expect("the reload logged");
+    assert!(
+        logged.contains(r#"programs added ["fresh"]"#) && logged.contains(r#"pins added ["NEW"]"#),
+        "{logged}"
+    );
+    eventually(10, || (state(&sock, "fresh") == "RUNNING").then_some(())).expect("fresh runs");
+    assert_eq!(ctl(&sock, &["gpio", "NEW"]).code, 0);
+
+    std::fs::write(&d.config_path, b"{ not json").unwrap();
+    unsafe { libc::kill(d.pid() as i32, libc::SIGHUP) };
+    let logged = d
+        .wait_log(20, |l| l.contains("SIGHUP: not reloaded"))
+        .expect("the refusal logged");
+    assert!(logged.contains("pistack.json"), "{logged}");
+    assert_eq!(
+        state(&sock, "fresh"),
+        "RUNNING",
+        "the running configuration stays"
+    );
+    assert_eq!(ctl(&sock, &["health"]).code, 0, "the daemon goes on");
 }
 
 /// `useradd`/`groupadd` NAME unless it exists; whether it was made here.

@@ -13,7 +13,7 @@ usage: pistack [--config FILE] ctl [--json] [--socket PATH | --url URL [--token 
   health                             the daemon's and each subsystem's health
   users                              the users and their levels
   passwd NAME                        set NAME's password from the first line of stdin
-  reload                             re-read the config; apply added, changed, removed programs
+  reload                             re-read the config; apply added, changed, removed programs and pins
 
 The local socket needs root or group pistack; --url (e.g. http://board:8080) needs
 a token: --token or $PISTACK_TOKEN. Exit codes: 0 ok, 1 an action failed, 2 usage,

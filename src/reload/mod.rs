@@ -91,7 +91,7 @@ impl fmt::Display for Report {
             match &self.tls {
                 TlsOutcome::Off => "not configured".to_string(),
                 TlsOutcome::Reloaded => "reloaded".to_string(),
-                TlsOutcome::Kept { error } => format!("kept (the new one failed: {error})"),
+                TlsOutcome::Kept { error } => format!("not reloaded, the old one stays: {error}"),
             }
         )
     }
@@ -129,9 +129,12 @@ impl Reloader {
     pub fn hangup(&self) {
         log::info!("SIGHUP: reloading {}", self.path.display());
         match self.reload() {
+            Ok(report) if matches!(report.tls, TlsOutcome::Kept { .. }) => {
+                log::error!("SIGHUP: reloaded; {report}")
+            }
             Ok(report) => log::info!("SIGHUP: reloaded; {report}"),
             Err(e) => log::error!(
-                "SIGHUP: nothing reloaded, the running configuration stays: {}",
+                "SIGHUP: not reloaded, the running configuration stays: {}",
                 e.to_string().replace('\n', "; ")
             ),
         }
