@@ -585,6 +585,107 @@ fn sighup_reloads_the_file_and_a_bad_file_keeps_the_running_one() {
     assert_eq!(ctl(&sock, &["health"]).code, 0, "the daemon goes on");
 }
 
+#[test]
+fn over_https_with_the_daemons_certificate_as_ca() {
+    let dir = temp_dir("ctl-tls");
+    let d = Daemon::start_in(dir.clone(), json!({"http": {"tls": "self-signed"}}), &[]);
+    let cert = dir.join("state/tls/cert.pem");
+    let port = d.base.rsplit(':').next().unwrap().to_string();
+    let url = format!("https://localhost:{port}");
+    let via = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = Command::new(bin());
+        cmd.args(["ctl", "--url", &url])
+            .args(args)
+            .env_remove("PISTACK_TOKEN")
+            .env_remove("PISTACK_CA")
+            .envs(env.iter().copied());
+        let o = cmd.output().unwrap();
+        Out {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    };
+    let ca = cert.to_str().unwrap();
+    // Not trusted without --ca: said so, with the fix.
+    let r = via(&["health"], &[]);
+    assert_eq!(r.code, 7, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("certificate is not trusted") && r.stderr.contains("--ca"),
+        "{}",
+        r.stderr
+    );
+    let r = via(&["--ca", ca, "health"], &[]);
+    assert!(
+        r.code == 0 && r.stdout.starts_with("ok\n"),
+        "{} {}",
+        r.stdout,
+        r.stderr
+    );
+    // A token over HTTPS (logged in with curl), the CA from the environment.
+    let login = Command::new("curl")
+        .args([
+            "-sS",
+            "--cacert",
+            ca,
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+        ])
+        .arg(json!({"name": "root", "password": ROOT_PASSWORD}).to_string())
+        .arg(format!("{url}/api/auth/session/login"))
+        .output()
+        .unwrap();
+    let body: Value = serde_json::from_slice(&login.stdout).unwrap_or(Value::Null);
+    let token = body["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("login: {body}"));
+    let r = via(
+        &["--json", "status", "sleeper"],
+        &[("PISTACK_CA", ca), ("PISTACK_TOKEN", token)],
+    );
+    assert_eq!(r.code, 4, "no such program here: {}", r.stderr);
+    let r = via(
+        &["--json", "users"],
+        &[("PISTACK_CA", ca), ("PISTACK_TOKEN", token)],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()[0]["name"], "root");
+    // Another CA file: still refused, naming that file.
+    let other = dir.join("other.pem");
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .args(["-keyout", "/dev/null", "-days", "1", "-subj", "/CN=other"])
+        .arg("-out")
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let r = via(&["--ca", other.to_str().unwrap(), "health"], &[]);
+    assert_eq!(r.code, 7);
+    assert!(
+        r.stderr.contains("other.pem") && r.stderr.contains("not trusted"),
+        "{}",
+        r.stderr
+    );
+    // A file that is no certificate: said so.
+    let r = via(&["--ca", d.config_path.to_str().unwrap(), "health"], &[]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("--ca"), "{}", r.stderr);
+}
+
 /// `useradd`/`groupadd` NAME unless it exists; whether it was made here.
 fn ensure(kind: &str, args: &[&str]) -> bool {
     let name = args.last().unwrap();

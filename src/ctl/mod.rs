@@ -6,6 +6,7 @@
 mod args;
 mod client;
 mod output;
+mod tls;
 
 use args::{Action, Command, Gpio, Options};
 use client::{Response, Target};
@@ -68,6 +69,10 @@ fn target(config: &Path, o: &Options) -> Target {
         return Target::Url {
             base: url.clone(),
             token,
+            ca: o
+                .ca
+                .clone()
+                .or_else(|| std::env::var_os("PISTACK_CA").map(PathBuf::from)),
         };
     }
     if let Some(s) = o
