@@ -105,6 +105,8 @@ pub struct Reloader {
     supervisor: Arc<Supervisor>,
     gpio: Arc<Gpio>,
     tls: Option<Arc<Tls>>,
+    /// One reload at a time (SIGHUP and a `ctl reload` may meet).
+    busy: std::sync::Mutex<()>,
 }
 
 impl Reloader {
@@ -121,6 +123,7 @@ impl Reloader {
             supervisor,
             gpio,
             tls,
+            busy: std::sync::Mutex::new(()),
         }
     }
 
@@ -142,6 +145,7 @@ impl Reloader {
 
     /// Read the file and apply it: programs, then pins, then the certificate.
     pub fn reload(&self) -> Result<Report, Error> {
+        let _one = self.busy.lock().unwrap_or_else(|p| p.into_inner());
         let new = config::load(&self.path).map_err(|e| Error::Config(e.to_string()))?;
         self.gpio.check_reload(&new.gpio).map_err(Error::Gpio)?;
         let problems = rules_against(&self.started, &new);
