@@ -21,6 +21,7 @@ pub mod memory;
 pub mod metrics;
 pub mod names;
 pub mod random;
+pub mod reload;
 pub mod rules;
 pub mod signals;
 pub mod store;

@@ -7,7 +7,7 @@
 mod config_docs;
 use pistack::{
     audit, auth, cli, config, control, ctl, email, events, gpio, health, http, info, logging,
-    memory, metrics, rules, signals, store, supervisor, systemd, xmlrpc,
+    memory, metrics, reload, rules, signals, store, supervisor, systemd, xmlrpc,
 };
 
 use std::sync::{Arc, OnceLock};
@@ -86,6 +86,25 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
         config.state_dir.clone(),
         Box::new(move || answered.total()),
     );
+    let tls = match &config.http.tls {
+        Some(t) => match http::tls::Tls::start(t, &config.state_dir) {
+            Ok(t) => Some(Arc::new(t)),
+            Err(e) => {
+                rules.shutdown();
+                mailer.shutdown();
+                supervisor.shutdown();
+                return Err(e.to_string());
+            }
+        },
+        None => None,
+    };
+    let reloader = Arc::new(reload::Reloader::new(
+        config_path.to_path_buf(),
+        config.clone(),
+        supervisor.clone(),
+        gpio.clone(),
+        tls.clone(),
+    ));
     let parts = Parts {
         auth: auth.clone(),
         supervisor: supervisor.clone(),
@@ -94,6 +113,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
         mailer: mailer.clone(),
         rules: rules.clone(),
         stats: stats.clone(),
+        reloader: reloader.clone(),
     };
     let router = router(&config, config_path, parts);
 
@@ -104,14 +124,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
         max_body_bytes: config.http.max_body_bytes,
         stats,
     });
-    let tls = match &config.http.tls {
-        Some(t) => Some(http::tls::Tls::start(t, &config.state_dir).map_err(|e| e.to_string())),
-        None => None,
-    };
-    let server = match tls
-        .transpose()
-        .and_then(|tls| http::HttpServer::start(&config.http, site.clone(), tls))
-    {
+    let server = match http::HttpServer::start(&config.http, site.clone(), tls.as_deref()) {
         Ok(s) => s,
         Err(e) => {
             rules.shutdown();
@@ -144,7 +157,7 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
     systemd::notify("READY=1");
     systemd::spawn_watchdog(server.addr);
 
-    let sig = signals::wait_for_shutdown(|| on_hangup(&server));
+    let sig = signals::wait_for_shutdown(|| reloader.hangup());
     log::info!("signal {sig}: shutting down");
     systemd::notify("STOPPING=1");
     control.stop();
@@ -171,12 +184,6 @@ fn programs_of(
     }
 }
 
-/// SIGHUP: what is re-read without a restart.
-fn on_hangup(server: &http::HttpServer) {
-    log::info!("SIGHUP: reloading");
-    server.reload_tls();
-}
-
 /// The running subsystems whose routes, health and metrics the router serves.
 struct Parts {
     auth: Arc<auth::Auth>,
@@ -186,6 +193,7 @@ struct Parts {
     mailer: Arc<email::Mailer>,
     rules: Arc<rules::Rules>,
     stats: Arc<http::Stats>,
+    reloader: Arc<reload::Reloader>,
 }
 
 /// Every route, with health and metrics fed by the subsystems.
@@ -202,6 +210,7 @@ fn router(
         mailer,
         rules,
         stats,
+        reloader,
     } = parts;
     let mut health = health::Health::new();
     health.add(health::Service::Auth, Box::new(|| Ok(())));
@@ -237,10 +246,7 @@ fn router(
     let mut routes = health::routes(Arc::new(health), docs.clone());
     routes.extend(auth::api::routes(auth.clone(), audit.clone()));
     routes.extend(supervisor::api::routes(supervisor.clone(), audit.clone()));
-    routes.push(supervisor::api::reload_route(
-        supervisor.clone(),
-        programs_of(config_path),
-    ));
+    routes.push(reload::api::route(reloader));
     routes.push(xmlrpc::route(
         auth,
         supervisor,

@@ -13,6 +13,13 @@ use std::process::{Command, Stdio};
 /// the sample pins and: `web` (writes a line a second to stdout and stderr),
 /// `g:a` running, `g:b` stopped.
 fn daemon(programs: Value) -> (Daemon, PathBuf) {
+    let mut extra = sample_config();
+    extra["programs"] = programs;
+    daemon_with(extra)
+}
+
+/// A daemon with `extra` over the test defaults and its socket in `<dir>/run`.
+fn daemon_with(mut extra: Value) -> (Daemon, PathBuf) {
     let dir = temp_dir("ctl");
     let run = dir.join("run");
     std::fs::create_dir_all(&run).unwrap();
@@ -21,8 +28,6 @@ fn daemon(programs: Value) -> (Daemon, PathBuf) {
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     let socket = run.join("control.sock");
-    let mut extra = sample_config();
-    extra["programs"] = programs;
     extra["control"] = json!({ "socket": socket });
     (Daemon::start_in(dir, extra, &[]), socket)
 }
@@ -362,9 +367,11 @@ fn reload_adds_changes_and_removes_and_keeps_the_rest_running() {
 
     let r = ctl(&sock, &["--json", "reload"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    let nothing = json!({"added": [], "changed": [], "removed": []});
     assert_eq!(
         r.json(),
-        json!({"added": ["fresh"], "changed": ["b"], "removed": ["web"]})
+        json!({"added": ["fresh"], "changed": ["b"], "removed": ["web"],
+               "pins": nothing, "tls": {"state": "off"}})
     );
     let list = ctl(&sock, &["--json", "status"]).json();
     let names: Vec<&str> = list
@@ -404,6 +411,259 @@ fn reload_adds_changes_and_removes_and_keeps_the_rest_running() {
             .len(),
         3
     );
+}
+
+/// Write the daemon's configuration file after `edit` changed it.
+fn edit_config(d: &Daemon, edit: impl FnOnce(&mut Value)) {
+    let mut c: Value = serde_json::from_slice(&std::fs::read(&d.config_path).unwrap()).unwrap();
+    edit(&mut c);
+    std::fs::write(&d.config_path, serde_json::to_vec(&c).unwrap()).unwrap();
+}
+
+/// The pins of a reload test: the sample ones plus FAN, an output that stays.
+fn pins_config() -> Value {
+    let mut extra = sample_config();
+    extra["gpio"]["pins"]["FAN"] = json!({"line": 22, "direction": "out"});
+    extra
+}
+
+#[test]
+fn reload_adds_changes_and_removes_pins_and_leaves_the_others_alone() {
+    let (d, sock) = daemon_with(pins_config());
+    let root = d.root();
+    let gpio = |name: &str| ctl(&sock, &["--json", "gpio", name]).json();
+    assert_eq!(ctl(&sock, &["gpio", "FAN", "1"]).code, 0);
+    assert_eq!(ctl(&sock, &["gpio", "LED", "1"]).code, 0);
+    let sim = |pin: &str, level: u8| {
+        let r = d.call(
+            "PUT",
+            &format!("/api/io/sim/gpio/{pin}"),
+            Some(&root),
+            Some(&json!({"level": level})),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+    };
+    let events = || d.get("/api/io/gpio/events", &root).body;
+    sim("BUTTON", 1); // no bias: the line starts low
+    eventually(10, || (events().as_array()?.len() == 1).then_some(())).expect("BUTTON's edge");
+
+    // LED becomes active low, BUTTON goes, NEW takes BUTTON's line 27.
+    edit_config(&d, |c| {
+        let pins = c["gpio"]["pins"].as_object_mut().unwrap();
+        pins["LED"]["active_low"] = json!(true);
+        pins.remove("BUTTON");
+        pins.insert(
+            "NEW".into(),
+            json!({"line": 27, "edge": "falling", "bias": "pull-up"}),
+        );
+    });
+    let r = ctl(&sock, &["--json", "reload"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.json()["pins"],
+        json!({"added": ["NEW"], "changed": ["LED"], "removed": ["BUTTON"]})
+    );
+    assert_eq!(r.json()["added"], json!([]), "no program changed");
+
+    let names: Vec<String> = (ctl(&sock, &["--json", "gpio"])
+        .json()
+        .as_array()
+        .unwrap()
+        .iter())
+    .map(|p| p["name"].as_str().unwrap().to_string())
+    .collect();
+    assert_eq!(names, ["FAN", "LED", "NEW"]);
+    assert_eq!(
+        gpio("FAN")["value"],
+        1,
+        "the unchanged output kept its level"
+    );
+    let led = gpio("LED");
+    assert_eq!(
+        (led["active_low"].clone(), led["value"].clone()),
+        (json!(true), json!(0)),
+        "requested again"
+    );
+    assert_eq!(ctl(&sock, &["gpio", "BUTTON"]).code, 1, "removed");
+    // NEW got line 27 (BUTTON's was released) and is watched; the history is kept.
+    assert_eq!(gpio("NEW")["line"], 27);
+    assert_eq!(gpio("NEW")["error"], Value::Null);
+    sim("NEW", 0);
+    let seen = eventually(10, || {
+        let ev = events();
+        (ev.as_array()?.len() == 2).then_some(ev)
+    })
+    .expect("NEW's edge");
+    assert_eq!(
+        (seen[0]["pin"].clone(), seen[1]["pin"].clone()),
+        (json!("BUTTON"), json!("NEW"))
+    );
+    let health = d.get("/api/io/health", &root);
+    assert_eq!(
+        (health.status, health.body["status"].clone()),
+        (200, json!("ok")),
+        "{}",
+        health.text
+    );
+
+    // The human lines; then nothing changed.
+    edit_config(&d, |c| {
+        c["gpio"]["pins"].as_object_mut().unwrap().remove("NEW");
+    });
+    let r = ctl(&sock, &["reload"]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "NEW: removed pin\n"),
+        "{}",
+        r.stderr
+    );
+    let r = ctl(&sock, &["reload"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "no changes\n"));
+}
+
+#[test]
+fn reload_refuses_to_remove_a_pin_the_running_rules_use() {
+    let mut extra = sample_config();
+    extra["rules"] = json!([{"when": {"gpio": "BUTTON"}, "then": [{"gpio_toggle": "LED"}]}]);
+    let (d, sock) = daemon_with(extra);
+    edit_config(&d, |c| {
+        c["gpio"]["pins"].as_object_mut().unwrap().remove("BUTTON");
+        c["rules"] = json!([]);
+        c["programs"]["extra"] = json!({"command": ["sleep", "1000"]});
+    });
+    let r = ctl(&sock, &["reload"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr
+            .contains("pistack.json: rules[0]: when.gpio: no pin named \"BUTTON\"")
+            && r.stderr.contains("restart"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        ctl(&sock, &["--json", "gpio", "BUTTON"]).code,
+        0,
+        "BUTTON kept"
+    );
+    assert_eq!(
+        ctl(&sock, &["status", "extra"]).code,
+        4,
+        "nothing applied: {}",
+        ctl(&sock, &["status", "extra"]).stdout
+    );
+}
+
+#[test]
+fn sighup_reloads_the_file_and_a_bad_file_keeps_the_running_one() {
+    let (d, sock) = daemon(programs());
+    edit_config(&d, |c| {
+        c["programs"]["fresh"] = json!({"command": ["sleep", "1000"], "startsecs": 0});
+        c["gpio"]["pins"]["NEW"] = json!({"line": 5, "direction": "out"});
+    });
+    unsafe { libc::kill(d.pid() as i32, libc::SIGHUP) };
+    let logged = d
+        .wait_log(20, |l| l.contains("SIGHUP: reloaded"))
+        .expect("the reload logged");
+    assert!(
+        logged.contains(r#"programs added ["fresh"]"#) && logged.contains(r#"pins added ["NEW"]"#),
+        "{logged}"
+    );
+    eventually(10, || (state(&sock, "fresh") == "RUNNING").then_some(())).expect("fresh runs");
+    assert_eq!(ctl(&sock, &["gpio", "NEW"]).code, 0);
+
+    std::fs::write(&d.config_path, b"{ not json").unwrap();
+    unsafe { libc::kill(d.pid() as i32, libc::SIGHUP) };
+    let logged = d
+        .wait_log(20, |l| l.contains("SIGHUP: not reloaded"))
+        .expect("the refusal logged");
+    assert!(logged.contains("pistack.json"), "{logged}");
+    assert_eq!(
+        state(&sock, "fresh"),
+        "RUNNING",
+        "the running configuration stays"
+    );
+    assert_eq!(ctl(&sock, &["health"]).code, 0, "the daemon goes on");
+}
+
+#[test]
+fn over_https_with_the_daemons_certificate_as_ca() {
+    let dir = temp_dir("ctl-tls");
+    let d = Daemon::start_in(dir.clone(), json!({"http": {"tls": "self-signed"}}), &[]);
+    let cert = dir.join("state/tls/cert.pem");
+    let port = d.base.rsplit(':').next().unwrap().to_string();
+    let url = format!("https://localhost:{port}");
+    let via = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = Command::new(bin());
+        cmd.args(["ctl", "--url", &url])
+            .args(args)
+            .env_remove("PISTACK_TOKEN")
+            .env_remove("PISTACK_CA")
+            .envs(env.iter().copied());
+        let o = cmd.output().unwrap();
+        Out {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    };
+    let ca = cert.to_str().unwrap();
+    // Not trusted without --ca: said so, with the fix.
+    let r = via(&["health"], &[]);
+    assert_eq!(r.code, 7, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("certificate is not trusted") && r.stderr.contains("--ca"),
+        "{}",
+        r.stderr
+    );
+    let r = via(&["--ca", ca, "health"], &[]);
+    assert!(
+        r.code == 0 && r.stdout.starts_with("ok\n"),
+        "{} {}",
+        r.stdout,
+        r.stderr
+    );
+    // A token over HTTPS (logged in with curl), the CA from the environment.
+    let login = Command::new("curl")
+        .args([
+            "-sS",
+            "--cacert",
+            ca,
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+        ])
+        .arg(json!({"name": "root", "password": ROOT_PASSWORD}).to_string())
+        .arg(format!("{url}/api/auth/session/login"))
+        .output()
+        .unwrap();
+    let body: Value = serde_json::from_slice(&login.stdout).unwrap_or(Value::Null);
+    let token = body["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("login: {body}"));
+    let r = via(
+        &["--json", "status", "sleeper"],
+        &[("PISTACK_CA", ca), ("PISTACK_TOKEN", token)],
+    );
+    assert_eq!(r.code, 4, "no such program here: {}", r.stderr);
+    let r = via(
+        &["--json", "users"],
+        &[("PISTACK_CA", ca), ("PISTACK_TOKEN", token)],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()[0]["name"], "root");
+    // Other roots (the system's bundle, as a file): still refused, naming the file.
+    let other = "/etc/ssl/certs/ca-certificates.crt";
+    let r = via(&["--ca", other, "health"], &[]);
+    assert_eq!(r.code, 7, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(other) && r.stderr.contains("not trusted"),
+        "{}",
+        r.stderr
+    );
+    // A file that is no certificate: said so.
+    let r = via(&["--ca", d.config_path.to_str().unwrap(), "health"], &[]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("--ca"), "{}", r.stderr);
 }
 
 /// `useradd`/`groupadd` NAME unless it exists; whether it was made here.

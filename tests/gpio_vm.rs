@@ -155,6 +155,27 @@ fn config() -> String {
     .to_string()
 }
 
+/// The config functional.sh reloads: LEDN removed, DEB changed, ZERO added.
+fn config_reloaded() -> String {
+    let c = config();
+    let ledn = c
+        .lines()
+        .find(|l| l.contains("\"LEDN\":"))
+        .unwrap_or_default();
+    let reloaded = c
+        .replace(&format!("{ledn}\n"), "")
+        .replace(
+            r#""edge": "falling", "bias": "pull-up", "debounce_ms": 300"#,
+            r#""edge": "both", "bias": "pull-up""#,
+        )
+        .replace(
+            r#"    "LED":    {"#,
+            "    \"ZERO\":   {\"chip\": \"@CHIP@\", \"line\": 0, \"direction\": \"out\", \"initial\": 1},\n    \"LED\":    {",
+        );
+    assert!(!reloaded.contains("LEDN") && reloaded.contains("ZERO") && !reloaded.contains("300"));
+    reloaded
+}
+
 /// A stripped copy of the test's binary (20 MB less to pack into the VM's initrd).
 fn vm_binary(dir: &Path) -> PathBuf {
     let out = dir.join("pistack");
@@ -183,6 +204,8 @@ fn run_in_vm(script: &str) -> Option<Output> {
     let bin = vm_binary(&dir);
     let conf = dir.join("pistack.json");
     std::fs::write(&conf, config()).unwrap();
+    let reload = dir.join("pistack-reload.json");
+    std::fs::write(&reload, config_reloaded()).unwrap();
     let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gpio_vm");
     let started = std::time::Instant::now();
     let out = Command::new(&tool)
@@ -201,11 +224,15 @@ fn run_in_vm(script: &str) -> Option<Output> {
         .arg("--copy")
         .arg(&conf)
         .arg("--copy")
+        .arg(&reload)
+        .arg("--copy")
         .arg(scripts.join("lib.sh"))
         .arg("--env")
         .arg(format!("PISTACK_BIN={}", bin.display()))
         .arg("--env")
         .arg(format!("PISTACK_CONF={}", conf.display()))
+        .arg("--env")
+        .arg(format!("PISTACK_CONF_RELOAD={}", reload.display()))
         .arg("--")
         .arg(scripts.join(script))
         .output()
@@ -481,6 +508,48 @@ fn cdev_backend_against_the_kernels_gpio_sim() {
         .as_str()
         .unwrap()
         .contains("EBUSY"));
+
+    // A reload against the kernel: only the changed pins' lines were let go and requested.
+    let reload = out.ok("reload");
+    assert_eq!(
+        reload["pins"],
+        serde_json::json!({"added": ["ZERO"], "changed": ["DEB"], "removed": ["LEDN"]}),
+        "{reload}"
+    );
+    assert_eq!(out.tag("sysfs_led_after_reload"), "1", "LED untouched");
+    assert_eq!(
+        out.tag("sysfs_zero_after_reload"),
+        "1",
+        "ZERO at its initial 1"
+    );
+    assert!(
+        out.tag("peer_gpioset_ledn_after_reload_rc")
+            .starts_with("0"),
+        "line 3 free once LEDN is removed: {}",
+        out.tag("peer_gpioset_ledn_after_reload_rc")
+    );
+    let info = parse_gpioinfo(&out.blocks["gpioinfo_reload"]);
+    let holder = |line: u64| info.iter().find(|l| l.0 == line).and_then(|l| l.2.clone());
+    assert_eq!(
+        [0, 1, 3, 5, 7].map(holder),
+        [
+            Some("pistack".to_string()),
+            Some("pistack".to_string()),
+            None,
+            Some("pistack".to_string()),
+            Some("pistack".to_string())
+        ],
+        "{info:?}"
+    );
+    let before = out.ok("events_before_reload");
+    let after = out.ok("events_after_reload");
+    let (before, after) = (before.as_array().unwrap(), after.as_array().unwrap());
+    assert_eq!(&after[..before.len()], &before[..], "the history is kept");
+    assert_eq!(
+        edges(&Value::Array(after[before.len()..].to_vec())),
+        vec![s("BTN", "falling", 0), s("DEB", "falling", 0)],
+        "BTN still watched, DEB watched anew without debounce"
+    );
 
     // Once pistack stops (cleanly), the peer reads what pistack read, and gets the line.
     assert_eq!(out.tag("daemon_exit"), "0");

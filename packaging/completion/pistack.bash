@@ -21,7 +21,7 @@ _pistack() {
         [ "${words[i]}" = ctl ] && { ctl=$i; break; }
     done
     case $prev in
-        --config|-c|--socket) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --config|-c|--socket|--ca) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --url|--token) return ;;
     esac
     if [ $ctl -lt 0 ]; then
@@ -32,12 +32,12 @@ _pistack() {
     for ((i = ctl + 1; i < cword; i++)); do
         case ${words[i]} in
             --json) ;;
-            --socket|--url|--token) ((i++)) ;;
+            --socket|--url|--token|--ca) ((i++)) ;;
             *) [ -z "$sub" ] && sub=${words[i]}; ((n++)) ;;
         esac
     done
     case $sub in
-        "") COMPREPLY=($(compgen -W "status start stop restart signal tail events gpio health users passwd reload help --json --socket --url --token" -- "$cur")) ;;
+        "") COMPREPLY=($(compgen -W "status start stop restart signal tail events gpio health users passwd reload help --json --socket --url --token --ca" -- "$cur")) ;;
         status|start|stop|restart) COMPREPLY=($(compgen -W "all $(_pistack_programs)" -- "$cur")) ;;
         signal) if [ $n -eq 1 ]; then COMPREPLY=($(compgen -W "HUP INT QUIT KILL USR1 USR2 TERM" -- "$cur"))
                 else COMPREPLY=($(compgen -W "$(_pistack_programs)" -- "$cur")); fi ;;

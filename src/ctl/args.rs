@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 pub const USAGE: &str = "\
-usage: pistack [--config FILE] ctl [--json] [--socket PATH | --url URL [--token T]] COMMAND
+usage: pistack [--config FILE] ctl [--json] [--socket PATH | --url URL [--token T] [--ca FILE]] COMMAND
   status [NAME|GROUP:*]...           programs: name, state, pid and uptime
   start|stop|restart NAME|GROUP:*|all...
   signal SIG NAME                    e.g. signal HUP web
@@ -13,10 +13,12 @@ usage: pistack [--config FILE] ctl [--json] [--socket PATH | --url URL [--token 
   health                             the daemon's and each subsystem's health
   users                              the users and their levels
   passwd NAME                        set NAME's password from the first line of stdin
-  reload                             re-read the config; apply added, changed, removed programs
+  reload                             re-read the config; apply added, changed, removed programs and pins
 
 The local socket needs root or group pistack; --url (e.g. http://board:8080) needs
-a token: --token or $PISTACK_TOKEN. Exit codes: 0 ok, 1 an action failed, 2 usage,
+a token: --token or $PISTACK_TOKEN. An https:// URL is checked against the
+system's CA certificates, or --ca FILE ($PISTACK_CA): the daemon's own certificate
+when it is self-signed (<state_dir>/tls/cert.pem), or a private CA. Exit codes: 0 ok, 1 an action failed, 2 usage,
 3 status: a program is not running, 4 status: no such program or group,
 5 permission denied, 7 the daemon is not reachable.";
 
@@ -74,6 +76,8 @@ pub struct Options {
     pub socket: Option<PathBuf>,
     pub url: Option<String>,
     pub token: Option<String>,
+    /// `--ca FILE`: the roots an https:// URL is checked against.
+    pub ca: Option<PathBuf>,
 }
 
 /// Options anywhere on the line, then the command and its words.
@@ -88,6 +92,7 @@ pub fn parse(words: Vec<String>) -> Result<(Options, Command), String> {
             "--socket" => o.socket = Some(value("--socket")?.into()),
             "--url" => o.url = Some(value("--url")?),
             "--token" => o.token = Some(value("--token")?),
+            "--ca" => o.ca = Some(value("--ca")?.into()),
             _ => rest.push(w),
         }
     }

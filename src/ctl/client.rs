@@ -1,10 +1,11 @@
 //! How `pistack ctl` reaches a daemon: HTTP/1.1 over the local control socket
 //! (no token: the daemon knows who we are from the socket), or `--url` over
-//! HTTP with a Bearer token (ureq).
+//! HTTP(S) with a Bearer token (ureq; HTTPS through [`super::tls`]).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A start or stop waits for the program (`startsecs`/`stopwaitsecs` + 30 s).
@@ -12,7 +13,12 @@ const TIMEOUT: Duration = Duration::from_secs(300);
 
 pub enum Target {
     Socket(PathBuf),
-    Url { base: String, token: Option<String> },
+    Url {
+        base: String,
+        token: Option<String>,
+        /// The roots for an https:// URL (`--ca`, `PISTACK_CA`); else the system's.
+        ca: Option<PathBuf>,
+    },
 }
 
 /// What went wrong talking to the daemon; each has its exit code.
@@ -68,32 +74,15 @@ impl Target {
                 send(&mut stream, method, path, body.as_deref())?;
                 read_response(BufReader::new(stream))
             }
-            Target::Url { base, token } => {
+            Target::Url { base, token, ca } => {
                 let url = format!("{}{path}", base.trim_end_matches('/'));
-                let agent = ureq::AgentBuilder::new().timeout(TIMEOUT).build();
-                let mut req = agent
-                    .request(method, &url)
-                    .set("Content-Type", "application/json");
-                if let Some(t) = token {
-                    req = req.set("Authorization", &format!("Bearer {t}"));
-                }
-                let result = match &body {
-                    Some(b) => req.send_bytes(b),
-                    None => req.call(),
-                };
-                let resp = match result {
-                    Ok(r) => r,
-                    Err(ureq::Error::Status(_, r)) => r,
-                    // ureq's message names the URL already.
-                    Err(e) => return Err(Error::Unreachable(e.to_string())),
-                };
-                let status = resp.status();
-                let mut body = Vec::new();
-                resp.into_reader()
-                    .take(64 * 1024 * 1024)
-                    .read_to_end(&mut body)
-                    .map_err(|e| Error::Protocol(format!("{url}: {e}")))?;
-                Ok(Response { status, body })
+                call_url(
+                    &url,
+                    token.as_deref(),
+                    ca.as_deref(),
+                    method,
+                    body.as_deref(),
+                )
             }
         }
     }
@@ -142,6 +131,54 @@ impl Target {
             each(&data[..n]);
         }
     }
+}
+
+/// One request over HTTP(S) with ureq; a certificate the roots do not vouch
+/// for is said so, with the fix (`--ca`).
+fn call_url(
+    url: &str,
+    token: Option<&str>,
+    ca: Option<&std::path::Path>,
+    method: &str,
+    body: Option<&[u8]>,
+) -> Result<Response, Error> {
+    let mut agent = ureq::AgentBuilder::new().timeout(TIMEOUT);
+    let tls = if url.starts_with("https://") {
+        let connector = Arc::new(super::tls::Connector::new(ca).map_err(Error::Protocol)?);
+        agent = agent.tls_connector(connector.clone());
+        Some(connector)
+    } else {
+        None
+    };
+    let mut req = agent
+        .build()
+        .request(method, url)
+        .set("Content-Type", "application/json");
+    if let Some(t) = token {
+        req = req.set("Authorization", &format!("Bearer {t}"));
+    }
+    let result = match body {
+        Some(b) => req.send_bytes(b),
+        None => req.call(),
+    };
+    let resp = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        // ureq's message names the URL already.
+        Err(e) => {
+            let untrusted = tls.as_ref().and_then(|t| t.untrusted());
+            return Err(Error::Unreachable(
+                untrusted.unwrap_or_else(|| e.to_string()),
+            ));
+        }
+    };
+    let status = resp.status();
+    let mut body = Vec::new();
+    resp.into_reader()
+        .take(64 * 1024 * 1024)
+        .read_to_end(&mut body)
+        .map_err(|e| Error::Protocol(format!("{url}: {e}")))?;
+    Ok(Response { status, body })
 }
 
 fn broken(e: std::io::Error) -> Error {

@@ -6,6 +6,7 @@
 mod args;
 mod client;
 mod output;
+mod tls;
 
 use args::{Action, Command, Gpio, Options};
 use client::{Response, Target};
@@ -68,6 +69,10 @@ fn target(config: &Path, o: &Options) -> Target {
         return Target::Url {
             base: url.clone(),
             token,
+            ca: o
+                .ca
+                .clone()
+                .or_else(|| std::env::var_os("PISTACK_CA").map(PathBuf::from)),
         };
     }
     if let Some(s) = o
@@ -441,34 +446,45 @@ impl Ctl {
         )
     }
 
-    /// supervisorctl `update`'s lines.
+    /// supervisorctl `update`'s lines for programs, then a line per pin and
+    /// one for the TLS certificate when there is one.
     fn reload(&self) -> Outcome {
         let r = self.call("POST", "/api/supervisor/reload", None)?;
         if self.json || r.status != 200 {
             return self.report(&r, "");
         }
         let c = r.json();
-        let names = |k: &str| c[k].as_array().cloned().unwrap_or_default();
-        if ["removed", "changed", "added"]
+        let names = |v: &Value, k: &str| -> Vec<String> {
+            let list = v[k].as_array().cloned().unwrap_or_default();
+            list.iter()
+                .filter_map(|n| n.as_str().map(String::from))
+                .collect()
+        };
+        let kinds = ["removed", "changed", "added"];
+        if kinds
             .iter()
-            .all(|k| names(k).is_empty())
+            .all(|k| names(&c, k).is_empty() && names(&c["pins"], k).is_empty())
         {
             println!("no changes");
         }
-        for n in names("removed") {
-            println!(
-                "{}: stopped\n{0}: removed process group",
-                n.as_str().unwrap_or("")
-            );
+        for n in names(&c, "removed") {
+            println!("{n}: stopped\n{n}: removed process group");
         }
-        for n in names("changed") {
-            println!(
-                "{}: stopped\n{0}: updated process group",
-                n.as_str().unwrap_or("")
-            );
+        for n in names(&c, "changed") {
+            println!("{n}: stopped\n{n}: updated process group");
         }
-        for n in names("added") {
-            println!("{}: added process group", n.as_str().unwrap_or(""));
+        for n in names(&c, "added") {
+            println!("{n}: added process group");
+        }
+        for k in kinds {
+            for n in names(&c["pins"], k) {
+                println!("{n}: {k} pin");
+            }
+        }
+        match (c["tls"]["state"].as_str(), c["tls"]["error"].as_str()) {
+            (Some("reloaded"), _) => println!("TLS certificate reloaded"),
+            (Some("kept"), Some(e)) => println!("TLS certificate kept; the new one failed: {e}"),
+            _ => {}
         }
         Ok(OK)
     }

@@ -4,8 +4,10 @@
 //!
 //! Failure is local: a pin whose chip or line is missing, or whose line another
 //! process holds, keeps its error and answers 503, while the other pins and the
-//! daemon go on (`/api/health` says degraded). Lines are requested once, at start,
-//! and held until exit, so outputs keep their value and nobody else can grab them.
+//! daemon go on (`/api/health` says degraded). Lines are requested at start and
+//! held until exit, so outputs keep their value and nobody else can grab them; a
+//! reload ([`Gpio::reload`], decided by [`reload::diff`]) releases and requests
+//! only the pins whose configuration changed.
 //!
 //! Values and edge names are logical: on an `active_low` pin a physical low reads
 //! 1, and a physical falling edge is reported as "rising".
@@ -15,6 +17,7 @@ pub mod backend;
 pub mod cdev;
 pub mod config;
 pub mod debounce;
+pub mod reload;
 pub mod sim;
 mod sys;
 pub mod watcher;
@@ -24,9 +27,10 @@ use backend::{Backend, ChipInfo, LineHandle, LineRequest};
 use config::{Backend as BackendKind, Bias, Direction, Edge, GpioConfig, LineRef, PinConfig};
 use debounce::{Accepted, Debouncer};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 /// Events kept for `GET /api/io/gpio/events`.
 pub const RING_CAPACITY: usize = 1000;
@@ -102,6 +106,8 @@ pub struct EdgeRecord {
 }
 
 struct Pin {
+    /// Stable for the pin's life: what the watcher names it by.
+    id: usize,
     name: String,
     config: PinConfig,
     chip: String,
@@ -131,14 +137,25 @@ impl Pin {
 
 /// What the watcher thread shares with the HTTP threads.
 struct Shared {
-    pins: Vec<Pin>,
+    /// By name. Swapped only by a reload; a request holds its pin's `Arc`.
+    pins: RwLock<Vec<Arc<Pin>>>,
     ring: Ring<EdgeRecord>,
     bus: Arc<Bus>,
 }
 
+impl Shared {
+    fn pins(&self) -> Vec<Arc<Pin>> {
+        self.pins.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn by_id(&self, id: usize) -> Option<Arc<Pin>> {
+        self.pins().into_iter().find(|p| p.id == id)
+    }
+}
+
 impl watcher::Sink for Shared {
     fn edge(&self, pin: usize, a: Accepted) {
-        let Some(p) = self.pins.get(pin) else { return };
+        let Some(p) = self.by_id(pin) else { return };
         let event = GpioEvent {
             pin: p.name.clone(),
             edge: Edge::to_level(a.value),
@@ -151,9 +168,38 @@ impl watcher::Sink for Shared {
     }
 
     fn broken(&self, pin: usize, reason: String) {
-        if let Some(p) = self.pins.get(pin) {
+        if let Some(p) = self.by_id(pin) {
             log::error!("gpio: pin {}: {reason}", p.name);
             *p.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
+        }
+    }
+}
+
+/// The edge thread and why it is missing, replaced together by a reload.
+#[derive(Default)]
+struct Watching {
+    watcher: Option<watcher::Watcher>,
+    /// Set when the watcher could not start.
+    error: Option<String>,
+}
+
+impl Watching {
+    fn start(watches: Vec<watcher::Watch>, shared: &Arc<Shared>) -> Watching {
+        if watches.is_empty() {
+            return Watching::default();
+        }
+        match watcher::Watcher::spawn(watches, shared.clone()) {
+            Ok(w) => Watching {
+                watcher: Some(w),
+                error: None,
+            },
+            Err(e) => {
+                log::error!("gpio: cannot start the edge watcher: {e}");
+                Watching {
+                    watcher: None,
+                    error: Some(format!("the edge watcher could not start: {e}")),
+                }
+            }
         }
     }
 }
@@ -161,17 +207,38 @@ impl watcher::Sink for Shared {
 pub struct Gpio {
     shared: Arc<Shared>,
     backend: Arc<dyn Backend>,
+    /// The configured backend: a reload cannot switch it.
+    kind: BackendKind,
     /// The simulator, when it is the backend (for injecting input changes).
     sim: Option<Arc<sim::Sim>>,
-    watcher: Option<watcher::Watcher>,
-    /// Set when the watcher could not start.
-    watcher_error: Option<String>,
+    /// Held for a whole reload, so that two reloads do not interleave.
+    watching: Mutex<Watching>,
+    next_id: std::sync::atomic::AtomicUsize,
+}
+
+/// The watch of an input that reports edges, its debouncer started at the
+/// level read now; `None` for other pins.
+fn watch_of(
+    id: usize,
+    pc: &PinConfig,
+    handle: &Arc<dyn LineHandle>,
+) -> Result<Option<watcher::Watch>, String> {
+    if pc.direction != Direction::In || pc.edge == Edge::None {
+        return Ok(None);
+    }
+    let initial = handle.get()?;
+    Ok(Some(watcher::Watch {
+        pin: id,
+        handle: handle.clone(),
+        debouncer: Debouncer::new(pc.debounce_ms, initial),
+        edge: pc.edge,
+    }))
 }
 
 /// Request one pin's line; the pin keeps the reason when that fails. An input
 /// that watches edges comes with its watch, started at the level read now.
 fn request_pin(
-    index: usize,
+    id: usize,
     name: &str,
     pc: &PinConfig,
     backend: &dyn Backend,
@@ -186,6 +253,7 @@ fn request_pin(
         edges: pc.direction == Direction::In && pc.edge != Edge::None,
     };
     let mut pin = Pin {
+        id,
         name: name.to_string(),
         config: pc.clone(),
         chip: pc.chip.clone(),
@@ -217,25 +285,27 @@ fn request_pin(
         backend.kind()
     );
     pin.line = Some(handle.clone());
-    if !req.edges {
-        return (pin, None);
-    }
-    // The level at request time is the debouncer's starting point.
-    match handle.get() {
-        Ok(initial) => {
-            let watch = watcher::Watch {
-                pin: index,
-                handle,
-                debouncer: Debouncer::new(pc.debounce_ms, initial),
-                edge: pc.edge,
-            };
-            (pin, Some(watch))
-        }
+    match watch_of(id, pc, &handle) {
+        Ok(watch) => (pin, watch),
         Err(e) => {
             *pin.error.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(e);
             (pin, None)
         }
     }
+}
+
+/// Longest a reload waits for requests still using a released pin (a pulse).
+const RELEASE_WAIT: Duration = Duration::from_millis(MAX_PULSE_MS + 1000);
+
+/// Drop the core's hold on a released pin once no request uses it, so that its
+/// line is free (bounded: a pin still in use after [`RELEASE_WAIT`] is let go
+/// and its line freed when that request ends).
+fn release(pin: Arc<Pin>) {
+    let deadline = Instant::now() + RELEASE_WAIT;
+    while Arc::strong_count(&pin) > 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    log::info!("gpio: pin {} released", pin.name);
 }
 
 impl Gpio {
@@ -265,38 +335,113 @@ impl Gpio {
         let mut watches = Vec::new();
         for (name, pc) in &config.pins {
             let (pin, watch) = request_pin(pins.len(), name, pc, backend.as_ref());
-            pins.push(pin);
+            pins.push(Arc::new(pin));
             watches.extend(watch);
         }
+        let next_id = std::sync::atomic::AtomicUsize::new(pins.len());
         let shared = Arc::new(Shared {
-            pins,
+            pins: RwLock::new(pins),
             ring: Ring::new(RING_CAPACITY),
             bus,
         });
-        let (watcher, watcher_error) = if watches.is_empty() {
-            (None, None)
-        } else {
-            match watcher::Watcher::spawn(watches, shared.clone()) {
-                Ok(w) => (Some(w), None),
-                Err(e) => {
-                    log::error!("gpio: cannot start the edge watcher: {e}");
-                    (None, Some(format!("the edge watcher could not start: {e}")))
-                }
-            }
-        };
+        let watching = Mutex::new(Watching::start(watches, &shared));
         Gpio {
             shared,
             backend,
+            kind: config.backend,
             sim,
-            watcher,
-            watcher_error,
+            watching,
+            next_id,
         }
     }
 
-    fn pin(&self, name: &str) -> Result<&Pin, Error> {
+    /// Apply a new configuration's pins (see [`reload`]): stop the watcher and
+    /// take back its watches, release the changed and removed pins, request the
+    /// changed and added ones, start the watcher again. Unchanged pins keep
+    /// their line request, level, debouncer and history. While it runs, a
+    /// changed pin is briefly unknown (404). A pin that cannot be had keeps its
+    /// reason, as at start; only a change of backend is refused.
+    pub fn reload(&self, new: &GpioConfig) -> Result<reload::PinChanges, Error> {
+        self.check_reload(new)?;
+        let mut watching = self.watching.lock().unwrap_or_else(|p| p.into_inner());
+        let current: BTreeMap<String, PinConfig> = (self.shared.pins().iter())
+            .map(|p| (p.name.clone(), p.config.clone()))
+            .collect();
+        let changes = reload::diff(&current, &new.pins);
+        if changes.is_empty() {
+            return Ok(changes);
+        }
+        let returned = watching.watcher.take().and_then(watcher::Watcher::stop);
+        let (kept, released): (Vec<_>, Vec<_>) = {
+            let mut pins = self.shared.pins.write().unwrap_or_else(|p| p.into_inner());
+            let (kept, released) = std::mem::take(&mut *pins)
+                .into_iter()
+                .partition(|p| changes.keeps(&p.name));
+            *pins = Vec::clone(&kept);
+            (kept, released)
+        };
+        let mut watches = self.kept_watches(returned, &kept);
+        released.into_iter().for_each(release);
+        let mut fresh = Vec::new();
+        for name in changes.added.iter().chain(&changes.changed) {
+            let Some(pc) = new.pins.get(name) else {
+                continue;
+            };
+            let id = self
+                .next_id
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let (pin, watch) = request_pin(id, name, pc, self.backend.as_ref());
+            fresh.push(Arc::new(pin));
+            watches.extend(watch);
+        }
+        {
+            let mut pins = self.shared.pins.write().unwrap_or_else(|p| p.into_inner());
+            pins.extend(fresh);
+            pins.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        *watching = Watching::start(watches, &self.shared);
+        log::info!(
+            "gpio: reloaded; added {:?}, changed {:?}, removed {:?}",
+            changes.added,
+            changes.changed,
+            changes.removed
+        );
+        Ok(changes)
+    }
+
+    /// Whether [`Gpio::reload`] can apply `new`: not when it switches the backend.
+    pub fn check_reload(&self, new: &GpioConfig) -> Result<(), Error> {
+        if new.backend == self.kind {
+            return Ok(());
+        }
+        Err(Error::Invalid(format!(
+            "gpio.backend: the daemon runs the {} backend; changing it needs a restart",
+            self.backend.kind()
+        )))
+    }
+
+    /// The watches of the kept pins: those the stopped watcher gave back, or
+    /// (if it had died) new ones for the kept inputs that still work.
+    fn kept_watches(
+        &self,
+        returned: Option<Vec<watcher::Watch>>,
+        kept: &[Arc<Pin>],
+    ) -> Vec<watcher::Watch> {
+        let is_kept = |id: usize| kept.iter().any(|p| p.id == id);
+        match returned {
+            Some(watches) => watches.into_iter().filter(|w| is_kept(w.pin)).collect(),
+            None => kept
+                .iter()
+                .filter(|p| p.error().is_none())
+                .filter_map(|p| watch_of(p.id, &p.config, p.line.as_ref()?).ok()?)
+                .collect(),
+        }
+    }
+
+    fn pin(&self, name: &str) -> Result<Arc<Pin>, Error> {
         self.shared
-            .pins
-            .iter()
+            .pins()
+            .into_iter()
             .find(|p| p.name == name)
             .ok_or_else(|| Error::NoSuchPin(format!("no pin named \"{name}\"")))
     }
@@ -318,7 +463,7 @@ impl Gpio {
     /// Every pin with its value read now; a failed pin has `value: null` and `error`.
     pub fn list(&self) -> Vec<PinState> {
         self.shared
-            .pins
+            .pins()
             .iter()
             .map(
                 |p| match p.line().and_then(|l| l.get().map_err(Error::Unavailable)) {
@@ -336,12 +481,12 @@ impl Gpio {
             .line()?
             .get()
             .map_err(|e| Error::Unavailable(format!("pin {name}: {e}")))?;
-        Ok(self.state(pin, Some(value), None))
+        Ok(self.state(&pin, Some(value), None))
     }
 
-    fn output(&self, name: &str) -> Result<(&Pin, &Arc<dyn LineHandle>), Error> {
+    fn output(&self, name: &str) -> Result<(Arc<Pin>, Arc<dyn LineHandle>), Error> {
         let pin = self.pin(name)?;
-        let line = pin.line()?;
+        let line = pin.line()?.clone();
         if pin.config.direction != Direction::Out {
             return Err(Error::Conflict(format!(
                 "pin {name} is an input; only outputs can be written"
@@ -359,7 +504,7 @@ impl Gpio {
     pub fn write(&self, name: &str, value: u8) -> Result<PinState, Error> {
         let (pin, line) = self.output(name)?;
         let _op = pin.op.lock().unwrap_or_else(|p| p.into_inner());
-        Gpio::set(pin, line, value)?;
+        Gpio::set(&pin, &line, value)?;
         drop(_op);
         self.read(name)
     }
@@ -371,7 +516,7 @@ impl Gpio {
         let now = line
             .get()
             .map_err(|e| Error::Unavailable(format!("pin {name}: {e}")))?;
-        Gpio::set(pin, line, 1 - now.min(1))?;
+        Gpio::set(&pin, &line, 1 - now.min(1))?;
         drop(_op);
         self.read(name)
     }
@@ -383,9 +528,9 @@ impl Gpio {
         let (pin, line) = self.output(name)?;
         let _op = pin.op.lock().unwrap_or_else(|p| p.into_inner());
         let value = value.min(1);
-        Gpio::set(pin, line, value)?;
+        Gpio::set(&pin, &line, value)?;
         std::thread::sleep(length);
-        Gpio::set(pin, line, 1 - value)?;
+        Gpio::set(&pin, &line, 1 - value)?;
         // Read while still holding the pin: the next pulse may start at once.
         let after = self.read(name);
         drop(_op);
@@ -458,14 +603,17 @@ impl Gpio {
     pub fn health(&self) -> Result<(), String> {
         let mut problems: Vec<String> = self
             .shared
-            .pins
+            .pins()
             .iter()
             .filter_map(|p| p.error().map(|e| format!("pin {}: {e}", p.name)))
             .collect();
-        if let Some(e) = &self.watcher_error {
-            problems.push(e.clone());
-        } else if self.watcher.as_ref().is_some_and(|w| !w.is_alive()) {
-            problems.push("the edge watcher thread has stopped".into());
+        // While a reload runs, the watcher is being replaced: not a problem.
+        if let Ok(watching) = self.watching.try_lock() {
+            if let Some(e) = &watching.error {
+                problems.push(e.clone());
+            } else if watching.watcher.as_ref().is_some_and(|w| !w.is_alive()) {
+                problems.push("the edge watcher thread has stopped".into());
+            }
         }
         if problems.is_empty() {
             Ok(())
@@ -633,6 +781,68 @@ mod tests {
         drop(g);
         // Dropping the core releases its lines.
         assert!(sim.hold("gpiochip0", 5, "other").is_ok());
+    }
+
+    #[test]
+    fn a_reload_touches_only_the_pins_that_changed() {
+        let (g, sim, _rx) = setup(&[
+            ("KEEP", r#"{"line":27,"edge":"both","bias":"pull-up"}"#),
+            ("LED", r#"{"line":17,"direction":"out"}"#),
+            ("GONE", r#"{"line":5,"direction":"out"}"#),
+        ]);
+        g.write("LED", 1).unwrap();
+        g.sim_input("KEEP", 0).unwrap();
+        events_until(&g, |e| e.event.pin == "KEEP");
+        let new = GpioConfig {
+            backend: BackendKind::Sim,
+            pins: [
+                ("KEEP", r#"{"line":27,"edge":"both","bias":"pull-up"}"#),
+                ("LED", r#"{"line":17,"direction":"out","active_low":true}"#),
+                ("NEW", r#"{"line":6,"edge":"falling","bias":"pull-up"}"#),
+            ]
+            .iter()
+            .map(|(n, j)| (n.to_string(), pin(j)))
+            .collect(),
+        };
+        let c = g.reload(&new).unwrap();
+        assert_eq!(
+            (c.added, c.changed, c.removed),
+            (
+                vec!["NEW".to_string()],
+                vec!["LED".to_string()],
+                vec!["GONE".to_string()]
+            )
+        );
+        let names: Vec<String> = g.list().into_iter().map(|p| p.name).collect();
+        assert_eq!(names, ["KEEP", "LED", "NEW"]);
+        // The kept input still reads the level set before, and is still watched;
+        // its history is kept.
+        assert_eq!(g.read("KEEP").unwrap().value, Some(0));
+        assert_eq!(g.events(0, 10).len(), 1);
+        g.sim_input("KEEP", 1).unwrap();
+        // The added input is watched (its edge comes after KEEP's).
+        g.sim_input("NEW", 0).unwrap();
+        let ev = events_until(&g, |e| e.event.pin == "NEW");
+        let pins: Vec<_> = ev.iter().map(|e| e.event.event.pin.as_str()).collect();
+        assert_eq!(pins, ["KEEP", "KEEP", "NEW"]);
+        // The changed output was requested again, active low, at initial 0.
+        let led = g.read("LED").unwrap();
+        assert!(led.active_low);
+        assert_eq!(
+            (led.value, sim.physical("gpiochip0", 17)),
+            (Some(0), Some(1))
+        );
+        // The removed pin's line is free for others.
+        assert!(matches!(g.read("GONE"), Err(Error::NoSuchPin(_))));
+        assert!(sim.hold("gpiochip0", 5, "other").is_ok());
+        assert!(g.health().is_ok());
+        // Nothing changed: nothing done; another backend: refused.
+        assert!(g.reload(&new).unwrap().is_empty());
+        let cdev = GpioConfig {
+            backend: BackendKind::Cdev,
+            ..new
+        };
+        assert!(matches!(g.reload(&cdev), Err(Error::Invalid(_))));
     }
 
     #[test]

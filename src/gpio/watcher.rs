@@ -23,7 +23,7 @@ pub trait Sink: Send + Sync {
 
 /// One input to watch.
 pub struct Watch {
-    /// The pin's index in the core.
+    /// The pin's id in the core (stable across reloads, unlike a position).
     pub pin: usize,
     pub handle: Arc<dyn LineHandle>,
     pub debouncer: Debouncer,
@@ -35,7 +35,8 @@ pub struct Watch {
 pub struct Watcher {
     wake: Arc<EventFd>,
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    /// Gives back the watches it still had when told to stop.
+    thread: Option<JoinHandle<Vec<Watch>>>,
     alive: Arc<AtomicBool>,
 }
 
@@ -48,8 +49,9 @@ impl Watcher {
         let thread = std::thread::Builder::new()
             .name("gpio-watch".into())
             .spawn(move || {
-                run(watches, sink.as_ref(), &w, &s);
+                let watches = run(watches, sink.as_ref(), &w, &s);
                 a.store(false, Ordering::SeqCst);
+                watches
             })?;
         Ok(Watcher {
             wake,
@@ -63,19 +65,28 @@ impl Watcher {
     pub fn is_alive(&self) -> bool {
         self.alive.load(Ordering::SeqCst) && self.thread.as_ref().is_some_and(|t| !t.is_finished())
     }
+
+    /// Stop the thread and take back its watches, debouncers as they are (a
+    /// reload keeps the unchanged inputs' state). `None` if the thread had died.
+    /// Edges that come meanwhile wait in the lines' kernel queues.
+    pub fn stop(mut self) -> Option<Vec<Watch>> {
+        self.halt()
+    }
+
+    fn halt(&mut self) -> Option<Vec<Watch>> {
+        self.stop.store(true, Ordering::SeqCst);
+        self.wake.signal();
+        self.thread.take().and_then(|t| t.join().ok())
+    }
 }
 
 impl Drop for Watcher {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.wake.signal();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.halt();
     }
 }
 
-fn run(mut watches: Vec<Watch>, sink: &dyn Sink, wake: &EventFd, stop: &AtomicBool) {
+fn run(mut watches: Vec<Watch>, sink: &dyn Sink, wake: &EventFd, stop: &AtomicBool) -> Vec<Watch> {
     let mut edges = Vec::new();
     let emit = |w: &Watch, a: Accepted| {
         if w.edge.passes(a.value) {
@@ -125,7 +136,7 @@ fn run(mut watches: Vec<Watch>, sink: &dyn Sink, wake: &EventFd, stop: &AtomicBo
             wake.drain();
         }
         if stop.load(Ordering::SeqCst) {
-            return;
+            return watches;
         }
         let mut dead = Vec::new();
         for (k, &i) in polled.iter().enumerate() {

@@ -91,7 +91,6 @@ pub struct HttpServer {
     workers: Vec<JoinHandle<()>>,
     slow: Arc<SlowPool<SlowJob>>,
     password: Arc<SlowPool<SlowJob>>,
-    tls: Option<tls::Tls>,
     redirect: Option<redirect::Redirect>,
     pub addr: SocketAddr,
 }
@@ -130,7 +129,7 @@ impl HttpServer {
     pub fn start(
         config: &HttpConfig,
         site: Arc<Site>,
-        tls: Option<tls::Tls>,
+        tls: Option<&tls::Tls>,
     ) -> Result<HttpServer, String> {
         let listener = TcpListener::bind(&config.bind)
             .map_err(|e| format!("cannot listen on {}: {e} (is another server using it? set http.bind or PISTACK_BIND)", config.bind))?;
@@ -174,7 +173,6 @@ impl HttpServer {
             workers,
             slow,
             password,
-            tls,
             redirect,
             addr,
         })
@@ -192,15 +190,6 @@ impl HttpServer {
         self.password.stop();
         if let Some(r) = self.redirect {
             r.stop();
-        }
-    }
-
-    /// SIGHUP: read the certificate files again; a bad one keeps the old.
-    pub fn reload_tls(&self) {
-        match self.tls.as_ref().map(|t| t.reload()) {
-            None => log::info!("no http.tls: no certificate to reload"),
-            Some(Ok(())) => log::info!("TLS certificate reloaded"),
-            Some(Err(e)) => log::error!("TLS certificate not reloaded, the old one stays: {e}"),
         }
     }
 }

@@ -1,6 +1,5 @@
 //! `/api/supervisor/...`: a thin layer over [`Supervisor`] (docs/api.md, "Supervisor").
 
-use super::config::ProgramConfig;
 use super::config::{signal_number, SIGNAL_FORMS};
 use super::{Error, Supervisor};
 use crate::audit::{Action, Audit};
@@ -10,7 +9,6 @@ use crate::http::request::{whole, Ctx};
 use crate::http::router::{Access, Route};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 const USER: Access = Access::AtLeast(Level::User);
@@ -83,26 +81,6 @@ fn wait_query() -> [(&'static str, &'static str, Value); 1] {
         "false (0, no): answer at once, without waiting",
         json!({"type": "string", "enum": values}),
     )]
-}
-
-/// `POST /api/supervisor/reload`: re-read the configuration with `load` and apply
-/// its programs (see [`super::reload`]). Root only: it runs whatever the file says.
-pub fn reload_route(
-    sup: Arc<Supervisor>,
-    load: impl Fn() -> Result<BTreeMap<String, ProgramConfig>, String> + Send + Sync + 'static,
-) -> Route {
-    Route::new(
-        "POST",
-        "/api/supervisor/reload",
-        Access::AtLeast(Level::Root),
-        "Re-read the configuration file and apply its programs: changed ones are restarted with their new configuration, removed ones stopped, added ones started (autostart); the others keep running. 200 {\"added\",\"changed\",\"removed\"}; 400 when the file is invalid",
-        move |_| {
-            let programs = load().map_err(ApiError::bad_request)?;
-            Ok(Reply::ok(&sup.reload(&programs)?))
-        },
-    )
-    .fails(400, "The configuration file is not valid; the message says why")
-    .slow() // stops and starts the changed programs
 }
 
 pub fn routes(sup: Arc<Supervisor>, audit: Arc<Audit>) -> Vec<Route> {

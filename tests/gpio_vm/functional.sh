@@ -98,6 +98,30 @@ check led_after_failures GET /api/io/gpio/LED
 
 # -- values agree with the peer once pistack lets go ---------------------------
 check final_list GET /api/io/gpio
+
+# -- a reload against the kernel: LEDN removed (line 3 freed while pistack runs),
+# DEB changed (edge both, no debounce), ZERO added (line 0, initial 1); LED and
+# BTN unchanged: LED keeps its level, BTN its watch and the events their history.
+check led_before_reload PUT /api/io/gpio/LED '{"value":1}'
+check events_before_reload GET /api/io/gpio/events
+sed -e "s|@CHIPPATH@|$GPIO_SIM_CHIP|g" -e "s|@CHIP@|$CHIP|g" "$PISTACK_CONF_RELOAD" >/tmp/pistack.json
+check reload POST /api/supervisor/reload
+say "sysfs_led_after_reload $(level 1)"
+say "sysfs_zero_after_reload $(level 0)"
+gpioset "$CHIP" 3=1 >/tmp/peer.out 2>&1
+say "peer_gpioset_ledn_after_reload_rc $? $(tr '\n' ' ' </tmp/peer.out)"
+echo "@@begin gpioinfo_reload"
+gpioinfo "$CHIP"
+echo "@@end"
+pull 2 pull-down
+sleep 0.3
+pull 5 pull-down
+sleep 0.3
+check events_after_reload GET /api/io/gpio/events
+# back to the levels final_list saw (the peer compares with it below)
+pull 2 pull-up
+pull 5 pull-up
+sleep 0.3
 stop_daemon
 say "peer_gpioget_btn $(gpioget "$CHIP" 2 2>&1)"
 say "peer_gpioget_btnl $(gpioget -l "$CHIP" 4 2>&1)"
