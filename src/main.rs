@@ -57,28 +57,93 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
         .map_err(|e| format!("state_dir {}: {e}", config.state_dir.display()))?;
     let _lock = store::StateLock::acquire(&config.state_dir).map_err(|e| e.to_string())?;
 
+    let mut running = Running::default();
+    let started = start(&config, config_path, &mut running)?;
+    log::info!(
+        "pistack {} listening on {}://{} (state in {})",
+        env!("CARGO_PKG_VERSION"),
+        if config.http.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        },
+        started.addr,
+        config.state_dir.display()
+    );
+    systemd::notify("READY=1");
+    systemd::spawn_watchdog(started.addr);
+
+    let sig = signals::wait_for_shutdown(|| started.reloader.hangup());
+    log::info!("signal {sig}: shutting down");
+    systemd::notify("STOPPING=1");
+    running.stop_all();
+    log::info!("stopped");
+    Ok(())
+}
+
+/// What has been started, stopped newest first: at shutdown, and when a later
+/// part fails to start, so that a failed start leaves no child or thread behind.
+#[derive(Default)]
+struct Running(Vec<Box<dyn FnOnce()>>);
+
+impl Running {
+    fn started(&mut self, stop: impl FnOnce() + 'static) {
+        self.0.push(Box::new(stop));
+    }
+
+    fn stop_all(&mut self) {
+        while let Some(stop) = self.0.pop() {
+            stop();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
+
+/// What `serve` needs of the started daemon.
+struct Started {
+    addr: std::net::SocketAddr,
+    reloader: Arc<reload::Reloader>,
+}
+
+/// Starts every subsystem in the order they depend on each other, each one's
+/// stop registered in `running` as soon as it runs.
+fn start(
+    config: &config::Config,
+    config_path: &std::path::Path,
+    running: &mut Running,
+) -> Result<Started, String> {
     let auth =
         Arc::new(auth::Auth::open(&config.auth, &config.state_dir).map_err(|e| e.to_string())?);
     let bus = Arc::new(events::Bus::new());
     let mailer =
         email::Mailer::start(&config.email, &config.state_dir).map_err(|e| e.to_string())?;
+    running.started({
+        let mailer = mailer.clone();
+        move || mailer.shutdown()
+    });
     let supervisor =
         supervisor::Supervisor::start(&config.programs, &config.state_dir, bus.clone())
             .map_err(|e| e.to_string())?;
+    running.started({
+        let supervisor = supervisor.clone();
+        move || supervisor.shutdown()
+    });
     let gpio = gpio::Gpio::open(&config.gpio, bus.clone());
     let actuators = rules::Actuators {
         supervisor: supervisor.clone(),
         gpio: gpio.clone(),
         mailer: mailer.clone(),
     };
-    let rules = match rules::Rules::start(&config, actuators, &bus) {
-        Ok(r) => r,
-        Err(e) => {
-            mailer.shutdown();
-            supervisor.shutdown();
-            return Err(e);
-        }
-    };
+    let rules = rules::Rules::start(config, actuators, &bus)?;
+    running.started({
+        let rules = rules.clone();
+        move || rules.shutdown()
+    });
     let stats = Arc::new(http::Stats::default());
     let answered = stats.clone();
     let info = info::Info::start(
@@ -87,15 +152,9 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
         Box::new(move || answered.total()),
     );
     let tls = match &config.http.tls {
-        Some(t) => match http::tls::Tls::start(t, &config.state_dir) {
-            Ok(t) => Some(Arc::new(t)),
-            Err(e) => {
-                rules.shutdown();
-                mailer.shutdown();
-                supervisor.shutdown();
-                return Err(e.to_string());
-            }
-        },
+        Some(t) => Some(Arc::new(
+            http::tls::Tls::start(t, &config.state_dir).map_err(|e| e.to_string())?,
+        )),
         None => None,
     };
     let reloader = Arc::new(reload::Reloader::new(
@@ -110,63 +169,26 @@ fn serve(config_path: &std::path::Path) -> Result<(), String> {
         supervisor: supervisor.clone(),
         gpio,
         info,
-        mailer: mailer.clone(),
-        rules: rules.clone(),
+        mailer,
+        rules,
         stats: stats.clone(),
         reloader: reloader.clone(),
     };
-    let router = router(&config, config_path, parts);
-
     let site = Arc::new(http::Site {
-        router,
+        router: router(config, config_path, parts),
         auth,
         www_dir: config.http.www_dir.clone(),
         max_body_bytes: config.http.max_body_bytes,
         stats,
     });
-    let server = match http::HttpServer::start(&config.http, site.clone(), tls.as_deref()) {
-        Ok(s) => s,
-        Err(e) => {
-            rules.shutdown();
-            mailer.shutdown();
-            supervisor.shutdown();
-            return Err(e.to_string());
-        }
-    };
-    let control =
-        match control::ControlServer::start(&config.control_socket(), site, supervisor.clone()) {
-            Ok(c) => c,
-            Err(e) => {
-                server.stop();
-                supervisor.shutdown();
-                return Err(e);
-            }
-        };
+    let server = http::HttpServer::start(&config.http, site.clone(), tls.as_deref())
+        .map_err(|e| e.to_string())?;
+    let addr = server.addr;
+    running.started(move || server.stop());
+    let control = control::ControlServer::start(&config.control_socket(), site, supervisor)?;
     log::info!("control socket {}", control.path().display());
-    log::info!(
-        "pistack {} listening on {}://{} (state in {})",
-        env!("CARGO_PKG_VERSION"),
-        if config.http.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        },
-        server.addr,
-        config.state_dir.display()
-    );
-    systemd::notify("READY=1");
-    systemd::spawn_watchdog(server.addr);
-
-    let sig = signals::wait_for_shutdown(|| reloader.hangup());
-    log::info!("signal {sig}: shutting down");
-    systemd::notify("STOPPING=1");
-    control.stop();
-    server.stop();
-    rules.shutdown();
-    mailer.shutdown();
-    supervisor.shutdown();
-    log::info!("stopped");
-    Ok(())
+    running.started(move || control.stop());
+    Ok(Started { addr, reloader })
 }
 
 /// Reads the programs of the configuration file again (a reload).
