@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod smtp;
+pub mod vm;
+pub mod writes;
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
