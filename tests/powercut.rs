@@ -298,6 +298,58 @@ fn control_login(api: &str) -> Option<String> {
     (s == 200).then(|| v["refresh_token"].as_str().map(String::from))?
 }
 
+/// What a run has acknowledged so far, and what of it a later boot did not have.
+#[derive(Default)]
+struct Ledger {
+    acked: writes::Acked,
+    /// `cut N: KIND ID`, each loss once (it is dropped from `acked` when found).
+    lost: Vec<String>,
+    /// The login acknowledged before the last cut.
+    control: Option<String>,
+}
+
+impl Ledger {
+    /// After the boot that follows cut `round`: the daemon (up) has everything.
+    fn check(&mut self, api: &str, round: usize) {
+        let (users, revoked, mails) = writes::lost(api, &self.acked);
+        self.acked.users.retain(|u| !users.contains(u));
+        self.acked.revoked.retain(|t| !revoked.contains(t));
+        self.acked.mails.retain(|m| !mails.contains(m));
+        // A refresh token is shown by the end of its signature.
+        let revoked = revoked
+            .iter()
+            .map(|t| format!("...{}", &t[t.len().saturating_sub(12)..]));
+        let what = [
+            ("user", users),
+            ("revocation", revoked.collect()),
+            ("mail", mails),
+        ];
+        for (kind, list) in what {
+            let found = list.into_iter().map(|x| format!("cut {round}: {kind} {x}"));
+            self.lost.extend(found);
+        }
+        if let Some(token) = self.control.take() {
+            let url = format!("{api}/api/auth/session/refresh");
+            let r = writes::post_json(&url, None, json!({"refresh_token": token}));
+            assert_eq!(
+                r.map(|(s, _)| s),
+                Some(200),
+                "after cut {round}: the login acknowledged before it no longer refreshes"
+            );
+        }
+    }
+
+    /// Acknowledged, lost or not: (users, revocations, mails).
+    fn totals(&self) -> (usize, usize, usize) {
+        let n = |kind: &str| self.lost.iter().filter(|l| l.contains(kind)).count();
+        (
+            self.acked.users.len() + n(": user "),
+            self.acked.revoked.len() + n(": revocation "),
+            self.acked.mails.len() + n(": mail "),
+        )
+    }
+}
+
 #[test]
 #[ignore = "boots a VM 21 times: make test-powercut"]
 fn power_cuts_during_user_session_and_mail_writes_lose_nothing_acknowledged() {
@@ -313,83 +365,56 @@ fn power_cuts_during_user_session_and_mail_writes_lose_nothing_acknowledged() {
     let boot = || match setup.boot() {
         Ok(vm) => Some(vm),
         Err(BootError::NoVm(why)) => {
-            vm::skip(
-                "powercut",
-                &format!("gpio-sim-vm cannot run a VM here (exit 125)\n{why}"),
-            );
+            let why = format!("gpio-sim-vm cannot run a VM here (exit 125)\n{why}");
+            vm::skip("powercut", &why);
             None
         }
         Err(BootError::Failed(why)) => panic!("{why}"),
     };
     let Some(mut vm) = boot() else { return };
-    let mut all = writes::Acked::default();
-    let (mut lost, mut control, mut json_files) = (Vec::new(), None::<String>, 0);
+    let (mut ledger, mut json_files, mut booted) = (Ledger::default(), 0, Instant::now());
     for round in 0..=rounds {
         json_files = check_files(&vm.files(), round);
+        let t = Instant::now();
         vm.start_daemon();
-        // Each loss is reported once (and dropped from what later rounds check).
-        let (users, revoked, mails) = writes::lost(&vm.api, &all);
-        all.users.retain(|u| !users.contains(u));
-        all.revoked.retain(|t| !revoked.contains(t));
-        all.mails.retain(|m| !mails.contains(m));
-        let what = [("user", users), ("revocation", revoked), ("mail", mails)];
-        for (kind, list) in what {
-            lost.extend(list.into_iter().map(|x| format!("cut {round}: {kind} {x}")));
-        }
-        if let Some(token) = control.take() {
-            let r = writes::post_json(
-                &format!("{}/api/auth/session/refresh", vm.api),
-                None,
-                json!({"refresh_token": token}),
-            );
-            assert_eq!(
-                r.map(|(s, _)| s),
-                Some(200),
-                "after cut {round}: the login acknowledged before it no longer refreshes"
-            );
-        }
+        let up = t.elapsed();
+        ledger.check(&vm.api, round);
         if round == rounds {
             break;
         }
-        control = control_login(&vm.api);
-        assert!(control.is_some(), "round {round}: the control login");
+        ledger.control = control_login(&vm.api);
+        assert!(ledger.control.is_some(), "round {round}: the control login");
         // Mid-stream: once each writer has 2 acknowledged, up to 1.5 s more.
         let then = Duration::from_millis(random_below(1500));
         let api = vm.api.clone();
         let acked = writes::write_until_cut(&api, round, 2, START_S, then, || vm.cut());
-        all.extend(acked);
+        ledger.acked.extend(acked);
+        let (cut_at, t) = (booted.elapsed(), Instant::now());
         vm = boot().expect("the VM booted before");
+        booted = Instant::now();
         eprintln!(
-            "powercut: round {} done at {:?}",
+            "powercut: round {}: daemon up in {up:.1?}, cut {cut_at:.1?} after boot, boot {:.1?}",
             round + 1,
-            started.elapsed()
+            t.elapsed()
         );
     }
     assert_eq!(vm.stop(), Some(0), "clean shutdown:\n{}", vm.output());
-    let fsck = sbin("e2fsck")
-        .arg("-fn")
-        .arg(&setup.image)
-        .output()
-        .expect("e2fsck");
+    let fsck = sbin("e2fsck").arg("-fn").arg(&setup.image).output();
+    let fsck = fsck.expect("e2fsck");
     assert!(
         fsck.status.success(),
         "e2fsck -fn after {rounds} cuts:\n{}{}",
         String::from_utf8_lossy(&fsck.stdout),
         String::from_utf8_lossy(&fsck.stderr)
     );
+    let (users, revoked, mails) = ledger.totals();
     eprintln!(
-        "power cut: {rounds} rounds, {} users, {} revocations, {} mails acknowledged, {} lost \
-         ({json_files} state files parsed after the last cut; {:?})",
-        all.users.len() + lost.iter().filter(|l| l.contains(": user ")).count(),
-        all.revoked.len() + lost.iter().filter(|l| l.contains(": revocation ")).count(),
-        all.mails.len() + lost.iter().filter(|l| l.contains(": mail ")).count(),
-        lost.len(),
+        "power cut: {rounds} rounds, {users} users, {revoked} revocations, {mails} mails acknowledged, \
+         {} lost ({json_files} state files parsed after the last cut, e2fsck clean, {:.0?})",
+        ledger.lost.len(),
         started.elapsed()
     );
-    assert!(
-        lost.is_empty(),
-        "acknowledged writes lost:\n{}",
-        lost.join("\n")
-    );
+    let lost = ledger.lost.join("\n");
+    assert!(lost.is_empty(), "acknowledged writes lost:\n{lost}");
     let _ = std::fs::remove_dir_all(&setup.dir);
 }
