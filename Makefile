@@ -5,7 +5,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 PREFIX ?= /usr
 DESTDIR ?=
 
-.PHONY: run build release deps test test-fresh test-rust test-page test-pi test-unit-pi test-deb test-systemd test-unit-file test-fuzz fuzz test-schemathesis test-load bench bench-compare fmt lint pi pi-static deb install clean
+.PHONY: run build release deps test test-fresh test-rust test-page test-pi test-unit-pi test-deb test-systemd test-unit-file test-fuzz fuzz test-schemathesis test-load test-powercut bench bench-compare fmt lint pi pi-static deb install clean
 
 ## run: build and start the daemon with conf/dev.json (simulated GPIO, demo programs, state in ./var)
 run: build
@@ -50,6 +50,11 @@ test-schemathesis: build
 ## wrk, 64 keep-alive connections on validate, a static file and the process list: all 2xx
 test-load: build
 	tests/load.sh 5
+
+## power cuts of a VM mid-write: every acknowledged user, revocation and mail survives
+## (tests/powercut.rs; PISTACK_POWERCUT_ROUNDS=N, default 20)
+test-powercut:
+	$(CARGO) test --test powercut -- --ignored --nocapture
 
 ## the page in real Chromium (Debian's), driven by playwright-core
 test-page: build

@@ -14,28 +14,13 @@
 //! skipped, so CI cannot pass without having run it.
 
 mod common;
+use common::vm;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 const LABEL: &str = "pistack-vm";
-
-/// The gpio-sim-vm tool: `$GPIO_SIM_VM`, else the repository's `tools/gpio-sim-vm`.
-fn vm_tool() -> PathBuf {
-    match std::env::var_os("GPIO_SIM_VM") {
-        Some(p) => p.into(),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/gpio-sim-vm"),
-    }
-}
-
-/// A skip is allowed outside CI only; in CI it is a failure.
-fn skip(why: &str) {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("gpio_vm cannot be skipped in CI (CI=true): {why}");
-    }
-    eprintln!("\n!!!!! gpio_vm SKIPPED: {why} !!!!!\n");
-}
 
 /// What the script printed: `@@ TAG REST` lines and `@@begin NAME` .. `@@end` blocks.
 struct Output {
@@ -176,32 +161,15 @@ fn config_reloaded() -> String {
     reloaded
 }
 
-/// A stripped copy of the test's binary (20 MB less to pack into the VM's initrd).
-fn vm_binary(dir: &Path) -> PathBuf {
-    let out = dir.join("pistack");
-    let stripped = Command::new("strip")
-        .arg("-o")
-        .arg(&out)
-        .arg(common::bin())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !stripped {
-        std::fs::copy(common::bin(), &out).unwrap();
-    }
-    out
-}
-
 /// Boot the VM and run `script` with the binary and config; `None` when the VM
 /// cannot run on this machine.
 fn run_in_vm(script: &str) -> Option<Output> {
-    if std::env::var_os("PISTACK_SKIP_VM").is_some() {
-        skip("PISTACK_SKIP_VM is set");
+    if vm::skip_requested("gpio_vm") {
         return None;
     }
-    let tool = vm_tool();
+    let tool = vm::tool();
     let dir = common::temp_dir("gpio-vm");
-    let bin = vm_binary(&dir);
+    let bin = vm::binary(&dir);
     let conf = dir.join("pistack.json");
     std::fs::write(&conf, config()).unwrap();
     let reload = dir.join("pistack-reload.json");
@@ -244,9 +212,10 @@ fn run_in_vm(script: &str) -> Option<Output> {
     match out.status.code() {
         Some(0) => Some(Output::parse(stdout)),
         Some(125) => {
-            skip(&format!(
-                "gpio-sim-vm cannot run a VM on this machine (exit 125)\n{stderr}"
-            ));
+            vm::skip(
+                "gpio_vm",
+                &format!("gpio-sim-vm cannot run a VM on this machine (exit 125)\n{stderr}"),
+            );
             None
         }
         code => panic!("gpio-sim-vm exited {code:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"),

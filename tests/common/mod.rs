@@ -5,6 +5,8 @@
 
 pub mod matrix;
 pub mod smtp;
+pub mod vm;
+pub mod writes;
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
