@@ -58,6 +58,9 @@ fn terminal_line(now: SystemTime, level: Level, message: &str) -> String {
 /// fail, the time is given in UTC.
 pub fn local_rfc3339(now: SystemTime) -> String {
     let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    // On 32-bit musl (the Pi Zero build) libc deprecates the alias ahead of its
+    // move to musl 1.2's 64-bit time_t; it is still what localtime_r is declared with.
+    #[allow(deprecated)]
     let secs = since.as_secs() as libc::time_t;
     // SAFETY: `tm` is a plain C struct for which all zeroes is a valid value.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };

@@ -143,6 +143,9 @@ fn local_time(t: u64, format: &str) -> String {
     let Ok(fmt) = std::ffi::CString::new(format) else {
         return String::new();
     };
+    // On 32-bit musl (the Pi Zero build) libc deprecates the alias ahead of its
+    // move to musl 1.2's 64-bit time_t; it is still what localtime_r is declared with.
+    #[allow(deprecated)]
     let t = t as libc::time_t;
     // SAFETY: localtime_r fills `tm` from `t`; strftime writes at most buf.len() bytes.
     unsafe {
