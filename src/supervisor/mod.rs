@@ -152,6 +152,48 @@ enum Request {
     Signal(i32),
 }
 
+/// A start or a stop: what [`Supervisor::change_many`] asks of each program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Start,
+    Stop,
+}
+
+impl Change {
+    fn request(self) -> Request {
+        match self {
+            Change::Start => Request::Start,
+            Change::Stop => Request::Stop,
+        }
+    }
+}
+
+/// How a start or stop of several programs proceeds: the one difference
+/// between the HTTP API's group routes and supervisord's XML-RPC methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pace {
+    /// Ask every program first, then wait for them side by side (a group
+    /// waits out `startsecs` once, not once per member). A program that is
+    /// already so is skipped; any other refusal ends the whole operation.
+    Together,
+    /// supervisord's: those not already so, one after the other, each
+    /// waited for before the next is asked; each one's own outcome.
+    OneByOne,
+}
+
+/// The indices of the programs of `group` in `programs`, in their (priority)
+/// order; `NoSuchGroup` when none is in it. Every group lookup goes through here.
+fn group_indices_in(programs: &[Program], group: &str) -> Result<Vec<usize>, Error> {
+    let found: Vec<usize> = (programs.iter().enumerate())
+        .filter(|(_, p)| p.group == group)
+        .map(|(i, _)| i)
+        .collect();
+    if found.is_empty() {
+        return Err(Error::NoSuchGroup(group.to_string()));
+    }
+    Ok(found)
+}
+
 enum Msg {
     /// A request about program `index`; the reply is the table `seq` after it.
     Request {
@@ -303,14 +345,30 @@ impl Supervisor {
 
     fn start_locked(&self, name: &str, wait: bool) -> Result<ProcessInfo, Error> {
         let i = self.index(name)?;
-        let seq = self.request(i, Request::Start)?;
+        let seq = self.request(i, Change::Start.request())?;
+        Ok(self.settle(i, seq, Change::Start, wait))
+    }
+
+    /// Program `index` after a start or stop was accepted (as table `seq`):
+    /// with `wait`, once it has left STARTING (RUNNING, BACKOFF, FATAL, or
+    /// stopped meanwhile) or STOPPING; at once otherwise.
+    fn settle(&self, index: usize, seq: u64, change: Change, wait: bool) -> ProcessInfo {
         if !wait {
-            return Ok(self.shared.programs()[i].info());
+            return self.shared.programs()[index].info();
         }
-        let limit = Duration::from_secs(self.shared.programs()[i].config.startsecs + 30);
-        Ok(self.wait_for(i, limit, |p| {
-            p.seq != seq || p.machine.state != State::Starting
-        }))
+        let config = self.shared.programs()[index].config.clone();
+        match change {
+            Change::Start => {
+                self.wait_for(index, Duration::from_secs(config.startsecs + 30), |p| {
+                    p.seq != seq || p.machine.state != State::Starting
+                })
+            }
+            Change::Stop => {
+                self.wait_for(index, Duration::from_secs(config.stopwaitsecs + 30), |p| {
+                    p.machine.state != State::Stopping
+                })
+            }
+        }
     }
 
     /// Stop `name`; with `wait`, answer once it has stopped.
@@ -321,12 +379,8 @@ impl Supervisor {
 
     fn stop_locked(&self, name: &str, wait: bool) -> Result<ProcessInfo, Error> {
         let i = self.index(name)?;
-        self.request(i, Request::Stop)?;
-        if !wait {
-            return Ok(self.shared.programs()[i].info());
-        }
-        let limit = Duration::from_secs(self.shared.programs()[i].config.stopwaitsecs + 30);
-        Ok(self.wait_for(i, limit, |p| p.machine.state != State::Stopping))
+        let seq = self.request(i, Change::Stop.request())?;
+        Ok(self.settle(i, seq, Change::Stop, wait))
     }
 
     /// Stop (when running) and start again, waiting for both.
@@ -341,14 +395,7 @@ impl Supervisor {
 
     /// The indices of the programs of `group`, in priority order.
     fn group_indices(&self, group: &str) -> Result<Vec<usize>, Error> {
-        let found: Vec<usize> = (self.shared.programs().iter().enumerate())
-            .filter(|(_, p)| p.group == group)
-            .map(|(i, _)| i)
-            .collect();
-        if found.is_empty() {
-            return Err(Error::NoSuchGroup(group.to_string()));
-        }
-        Ok(found)
+        group_indices_in(&self.shared.programs(), group)
     }
 
     fn infos(&self, indices: &[usize]) -> Vec<ProcessInfo> {
@@ -356,50 +403,65 @@ impl Supervisor {
         indices.iter().map(|&i| programs[i].info()).collect()
     }
 
-    /// `supervisorctl start group:*`: start every program of `group` that is not
-    /// already running, in priority order; with `wait`, answer once each has left
-    /// STARTING (they wait out `startsecs` side by side, not one after another).
+    /// Start or stop the programs at `indices` (given in priority order; a
+    /// stop goes last first) at `pace`; the programs asked, each with its
+    /// outcome (with `wait`, as [`Supervisor::settle`] leaves it). The caller
+    /// holds the gate.
+    fn change_many(
+        &self,
+        indices: &[usize],
+        change: Change,
+        wait: bool,
+        pace: Pace,
+    ) -> Result<Vec<Outcome>, Error> {
+        let mut order = indices.to_vec();
+        if change == Change::Stop {
+            order.reverse();
+        }
+        // Who is already so is decided before the first is asked, as supervisord does.
+        let todo: Vec<(usize, String)> = {
+            let programs = self.shared.programs();
+            let already =
+                |i: usize| programs[i].machine.state.is_running() == (change == Change::Start);
+            (order.into_iter())
+                .filter(|&i| pace == Pace::Together || !already(i))
+                .map(|i| (i, programs[i].name.clone()))
+                .collect()
+        };
+        let mut asked = Vec::new();
+        let mut outcomes = Vec::new();
+        for (i, name) in todo {
+            match (self.request(i, change.request()), pace) {
+                (Ok(seq), Pace::Together) => asked.push((i, name, seq)),
+                (Ok(seq), Pace::OneByOne) => {
+                    outcomes.push((name, Ok(self.settle(i, seq, change, wait))));
+                }
+                (Err(Error::AlreadyRunning { .. } | Error::NotRunning { .. }), Pace::Together) => {}
+                (Err(e), Pace::Together) => return Err(e),
+                (Err(e), Pace::OneByOne) => outcomes.push((name, Err(e))),
+            }
+        }
+        for (i, name, seq) in asked {
+            outcomes.push((name, Ok(self.settle(i, seq, change, wait))));
+        }
+        Ok(outcomes)
+    }
+
+    /// `supervisorctl start group:*` over HTTP: start every program of `group`
+    /// that is not already running ([`Pace::Together`]); every member as it is then.
     pub fn start_group(&self, group: &str, wait: bool) -> Result<Vec<ProcessInfo>, Error> {
         let _gate = self.read_gate();
         let indices = self.group_indices(group)?;
-        let mut started = Vec::new();
-        for &i in &indices {
-            match self.request(i, Request::Start) {
-                Ok(seq) => started.push((i, seq)),
-                Err(Error::AlreadyRunning { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if wait {
-            for (i, seq) in started {
-                let limit = Duration::from_secs(self.shared.programs()[i].config.startsecs + 30);
-                self.wait_for(i, limit, |p| {
-                    p.seq != seq || p.machine.state != State::Starting
-                });
-            }
-        }
+        self.change_many(&indices, Change::Start, wait, Pace::Together)?;
         Ok(self.infos(&indices))
     }
 
-    /// `supervisorctl stop group:*`: stop every running program of `group`, in
-    /// reverse priority order; with `wait`, answer once each has stopped.
+    /// `supervisorctl stop group:*` over HTTP: stop every running program of
+    /// `group`, in reverse priority order ([`Pace::Together`]); every member as it is then.
     pub fn stop_group(&self, group: &str, wait: bool) -> Result<Vec<ProcessInfo>, Error> {
         let _gate = self.read_gate();
         let indices = self.group_indices(group)?;
-        let mut stopping = Vec::new();
-        for &i in indices.iter().rev() {
-            match self.request(i, Request::Stop) {
-                Ok(_) => stopping.push(i),
-                Err(Error::NotRunning { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if wait {
-            for i in stopping {
-                let limit = Duration::from_secs(self.shared.programs()[i].config.stopwaitsecs + 30);
-                self.wait_for(i, limit, |p| p.machine.state != State::Stopping);
-            }
-        }
+        self.change_many(&indices, Change::Stop, wait, Pace::Together)?;
         Ok(self.infos(&indices))
     }
 
@@ -419,48 +481,44 @@ impl Supervisor {
 
     /// The names of the programs in `group`, in priority order.
     pub fn group_members(&self, group: &str) -> Result<Vec<String>, Error> {
-        let names: Vec<String> = self
-            .shared
-            .programs()
-            .iter()
-            .filter(|p| p.group == group)
-            .map(|p| p.name.clone())
-            .collect();
-        if names.is_empty() {
-            return Err(Error::NoSuchGroup(group.to_string()));
-        }
-        Ok(names)
+        let programs = self.shared.programs();
+        let indices = group_indices_in(&programs, group)?;
+        Ok(indices.iter().map(|&i| programs[i].name.clone()).collect())
     }
 
     /// Start every program of `group` that is not running, one after the other
     /// in priority order, with each one's outcome (XML-RPC's startProcessGroup).
     pub fn start_group_each(&self, group: &str, wait: bool) -> Result<Vec<Outcome>, Error> {
-        Ok(self.start_each(&self.group_members(group)?, wait))
+        let _gate = self.read_gate();
+        let indices = self.group_indices(group)?;
+        self.change_many(&indices, Change::Start, wait, Pace::OneByOne)
     }
 
     /// Stop every running program of `group`, last first, with each one's
     /// outcome (XML-RPC's stopProcessGroup).
     pub fn stop_group_each(&self, group: &str, wait: bool) -> Result<Vec<Outcome>, Error> {
-        Ok(self.stop_each(&self.group_members(group)?, wait))
+        let _gate = self.read_gate();
+        let indices = self.group_indices(group)?;
+        self.change_many(&indices, Change::Stop, wait, Pace::OneByOne)
     }
 
     /// Start those of `names` that are not running (supervisord's group and
     /// "all" semantics); each one's outcome.
     pub fn start_each(&self, names: &[String], wait: bool) -> Vec<Outcome> {
-        let idle = |n: &&String| self.get(n).is_ok_and(|p| !p.state.is_running());
-        let todo: Vec<&String> = names.iter().filter(idle).collect();
-        todo.into_iter()
-            .map(|n| (n.clone(), self.start_program(n, wait)))
-            .collect()
+        self.change_each(names, Change::Start, wait)
     }
 
     /// Stop those of `names` that are running, last first.
     pub fn stop_each(&self, names: &[String], wait: bool) -> Vec<Outcome> {
-        let busy = |n: &&String| self.get(n).is_ok_and(|p| p.state.is_running());
-        let todo: Vec<&String> = names.iter().rev().filter(busy).collect();
-        todo.into_iter()
-            .map(|n| (n.clone(), self.stop_program(n, wait)))
-            .collect()
+        self.change_each(names, Change::Stop, wait)
+    }
+
+    fn change_each(&self, names: &[String], change: Change, wait: bool) -> Vec<Outcome> {
+        let _gate = self.read_gate();
+        let indices: Vec<usize> = names.iter().filter_map(|n| self.index(n).ok()).collect();
+        // OneByOne keeps every refusal in its outcome: it never fails as a whole.
+        self.change_many(&indices, change, wait, Pace::OneByOne)
+            .unwrap_or_default()
     }
 
     /// Apply a new configuration's programs without touching the unchanged ones

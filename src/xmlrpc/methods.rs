@@ -243,21 +243,19 @@ enum Target {
 /// `name`, `group:name` or `group:*` (supervisord's `split_namespec`). A bare
 /// name is a program, else a group of that name.
 fn target(sup: &Supervisor, spec: &str) -> Result<Target, Fault> {
-    let list = sup.list();
     let bad = || Fault::new(FaultCode::BadName, spec);
+    let is_group = |g: &str| sup.group_members(g).is_ok();
     match spec.split_once(':') {
-        Some((group, "*")) => list
-            .iter()
-            .any(|p| p.group == group)
+        Some((group, "*")) => is_group(group)
             .then(|| Target::Group(group.to_string()))
             .ok_or_else(bad),
-        Some((group, name)) => list
-            .iter()
-            .any(|p| p.group == group && p.name == name)
+        Some((group, name)) => sup
+            .get(name)
+            .is_ok_and(|p| p.group == group)
             .then(|| Target::Program(name.to_string()))
             .ok_or_else(bad),
-        None if list.iter().any(|p| p.name == spec) => Ok(Target::Program(spec.to_string())),
-        None if list.iter().any(|p| p.group == spec) => Ok(Target::Group(spec.to_string())),
+        None if sup.get(spec).is_ok() => Ok(Target::Program(spec.to_string())),
+        None if is_group(spec) => Ok(Target::Group(spec.to_string())),
         None => Err(bad()),
     }
 }
