@@ -1,13 +1,15 @@
 //! `/api/supervisor/...`: a thin layer over [`Supervisor`] (docs/api.md, "Supervisor").
 
 use super::config::{signal_number, SIGNAL_FORMS};
+use super::state::State;
 use super::{Error, Supervisor};
 use crate::audit::{Action, Audit};
 use crate::auth::Level;
+use crate::events::{Numbered, ProcessEvent};
 use crate::http::reply::{ApiError, Reply};
 use crate::http::request::{whole, Ctx};
 use crate::http::router::{Access, Route};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -81,6 +83,33 @@ fn wait_query() -> [(&'static str, &'static str, Value); 1] {
         "false (0, no): answer at once, without waiting",
         json!({"type": "string", "enum": values}),
     )]
+}
+
+/// A process event as `GET /api/supervisor/events` shows it: supervisord's
+/// event name in `kind`, without the bus's `expected`.
+#[derive(Serialize)]
+struct Change<'a> {
+    kind: String,
+    name: &'a str,
+    from: State,
+    to: State,
+    pid: Option<u32>,
+    exit_status: Option<i32>,
+    message: &'a str,
+}
+
+impl Change<'_> {
+    fn of(e: &ProcessEvent) -> Change<'_> {
+        Change {
+            kind: format!("PROCESS_STATE_{}", e.to),
+            name: &e.name,
+            from: e.from,
+            to: e.to,
+            pid: e.pid,
+            exit_status: e.exit_status,
+            message: &e.message,
+        }
+    }
 }
 
 pub fn routes(sup: Arc<Supervisor>, audit: Arc<Audit>) -> Vec<Route> {
@@ -222,23 +251,8 @@ pub fn routes(sup: Arc<Supervisor>, audit: Arc<Audit>) -> Vec<Route> {
             "Process state changes, oldest first: ?after=SEQ&limit=N (default 100, at most 1000); a bounded ring",
             move |ctx| {
                 let (after, limit) = ctx.page(1000)?;
-                let list: Vec<Value> = events
-                    .events(after, limit)
-                    .into_iter()
-                    .map(|e| {
-                        json!({
-                            "seq": e.seq,
-                            "time": e.time,
-                            "kind": format!("PROCESS_STATE_{}", e.event.to),
-                            "name": e.event.name,
-                            "from": e.event.from,
-                            "to": e.event.to,
-                            "pid": e.event.pid,
-                            "exit_status": e.event.exit_status,
-                            "message": e.event.message,
-                        })
-                    })
-                    .collect();
+                let all = events.events(after, limit);
+                let list: Vec<Numbered<Change>> = all.iter().map(|e| e.view(Change::of)).collect();
                 Ok(Reply::ok(&list))
             },
         )
