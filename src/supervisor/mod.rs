@@ -152,9 +152,9 @@ enum Request {
     Signal(i32),
 }
 
-/// A start or a stop: what [`Supervisor::change_many`] asks of each program.
+/// A start or a stop, of one program or of several.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Change {
+pub enum Change {
     Start,
     Stop,
 }
@@ -339,14 +339,29 @@ impl Supervisor {
     /// Start `name`; with `wait`, answer once it is RUNNING or has failed
     /// (BACKOFF, FATAL) — or was stopped meanwhile.
     pub fn start_program(&self, name: &str, wait: bool) -> Result<ProcessInfo, Error> {
-        let _gate = self.read_gate();
-        self.start_locked(name, wait)
+        self.change_program(name, Change::Start, wait)
     }
 
-    fn start_locked(&self, name: &str, wait: bool) -> Result<ProcessInfo, Error> {
+    /// Stop `name`; with `wait`, answer once it has stopped.
+    pub fn stop_program(&self, name: &str, wait: bool) -> Result<ProcessInfo, Error> {
+        self.change_program(name, Change::Stop, wait)
+    }
+
+    /// Start or stop `name`; with `wait`, as [`Supervisor::settle`] leaves it.
+    pub fn change_program(
+        &self,
+        name: &str,
+        change: Change,
+        wait: bool,
+    ) -> Result<ProcessInfo, Error> {
+        let _gate = self.read_gate();
+        self.change_locked(name, change, wait)
+    }
+
+    fn change_locked(&self, name: &str, change: Change, wait: bool) -> Result<ProcessInfo, Error> {
         let i = self.index(name)?;
-        let seq = self.request(i, Change::Start.request())?;
-        Ok(self.settle(i, seq, Change::Start, wait))
+        let seq = self.request(i, change.request())?;
+        Ok(self.settle(i, seq, change, wait))
     }
 
     /// Program `index` after a start or stop was accepted (as table `seq`):
@@ -371,26 +386,14 @@ impl Supervisor {
         }
     }
 
-    /// Stop `name`; with `wait`, answer once it has stopped.
-    pub fn stop_program(&self, name: &str, wait: bool) -> Result<ProcessInfo, Error> {
-        let _gate = self.read_gate();
-        self.stop_locked(name, wait)
-    }
-
-    fn stop_locked(&self, name: &str, wait: bool) -> Result<ProcessInfo, Error> {
-        let i = self.index(name)?;
-        let seq = self.request(i, Change::Stop.request())?;
-        Ok(self.settle(i, seq, Change::Stop, wait))
-    }
-
     /// Stop (when running) and start again, waiting for both.
     pub fn restart_program(&self, name: &str) -> Result<ProcessInfo, Error> {
         let _gate = self.read_gate();
-        match self.stop_locked(name, true) {
+        match self.change_locked(name, Change::Stop, true) {
             Ok(_) | Err(Error::NotRunning { .. }) => {}
             Err(e) => return Err(e),
         }
-        self.start_locked(name, true)
+        self.change_locked(name, Change::Start, true)
     }
 
     /// The indices of the programs of `group`, in priority order.
@@ -487,33 +490,21 @@ impl Supervisor {
     }
 
     /// Start every program of `group` that is not running, one after the other
-    /// in priority order, with each one's outcome (XML-RPC's startProcessGroup).
-    pub fn start_group_each(&self, group: &str, wait: bool) -> Result<Vec<Outcome>, Error> {
+    /// in priority order, or stop every running one, last first, with each
+    /// one's outcome (XML-RPC's startProcessGroup and stopProcessGroup).
+    pub fn group_each(
+        &self,
+        group: &str,
+        change: Change,
+        wait: bool,
+    ) -> Result<Vec<Outcome>, Error> {
         let _gate = self.read_gate();
         let indices = self.group_indices(group)?;
-        self.change_many(&indices, Change::Start, wait, Pace::OneByOne)
+        self.change_many(&indices, change, wait, Pace::OneByOne)
     }
 
-    /// Stop every running program of `group`, last first, with each one's
-    /// outcome (XML-RPC's stopProcessGroup).
-    pub fn stop_group_each(&self, group: &str, wait: bool) -> Result<Vec<Outcome>, Error> {
-        let _gate = self.read_gate();
-        let indices = self.group_indices(group)?;
-        self.change_many(&indices, Change::Stop, wait, Pace::OneByOne)
-    }
-
-    /// Start those of `names` that are not running (supervisord's group and
-    /// "all" semantics); each one's outcome.
-    pub fn start_each(&self, names: &[String], wait: bool) -> Vec<Outcome> {
-        self.change_each(names, Change::Start, wait)
-    }
-
-    /// Stop those of `names` that are running, last first.
-    pub fn stop_each(&self, names: &[String], wait: bool) -> Vec<Outcome> {
-        self.change_each(names, Change::Stop, wait)
-    }
-
-    fn change_each(&self, names: &[String], change: Change, wait: bool) -> Vec<Outcome> {
+    /// The same for those of `names` (supervisord's "all" semantics).
+    pub fn each(&self, names: &[String], change: Change, wait: bool) -> Vec<Outcome> {
         let _gate = self.read_gate();
         let indices: Vec<usize> = names.iter().filter_map(|n| self.index(n).ok()).collect();
         // OneByOne keeps every refusal in its outcome: it never fails as a whole.
@@ -531,7 +522,7 @@ impl Supervisor {
         let _gate = self.gate.write().unwrap_or_else(|p| p.into_inner());
         let planned = reload::diff(&self.shared.programs(), programs);
         for name in planned.to_stop() {
-            match self.stop_locked(name, true) {
+            match self.change_locked(name, Change::Stop, true) {
                 Ok(_) | Err(Error::NotRunning { .. }) => {}
                 Err(e) => return Err(e),
             }

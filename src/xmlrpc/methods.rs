@@ -8,7 +8,7 @@ use crate::auth::Level;
 use crate::supervisor::config::ProgramConfig;
 use crate::supervisor::reload;
 use crate::supervisor::state::State;
-use crate::supervisor::{Error, ProcessInfo, Supervisor};
+use crate::supervisor::{Change, Error, ProcessInfo, Supervisor};
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
@@ -276,6 +276,15 @@ fn target_of(sup: &Supervisor, method: &str, spec: &str) -> Result<Target, Fault
     }
 }
 
+/// `start*` starts, `stop*` stops.
+fn change_of(method: &str) -> Change {
+    if method.starts_with("start") {
+        Change::Start
+    } else {
+        Change::Stop
+    }
+}
+
 /// The names of every program, in priority order (the `*AllProcesses` methods).
 fn all_names(sup: &Supervisor) -> Vec<String> {
     sup.list().into_iter().map(|i| i.name).collect()
@@ -361,30 +370,20 @@ impl Rpc {
                 let name = program(sup, string(p, 0)?)?;
                 self.info(&sup.get(&name)?)
             }
-            "startProcess" | "startProcessGroup" => {
+            "startProcess" | "startProcessGroup" | "stopProcess" | "stopProcessGroup" => {
                 arity(p, 1, 2)?;
-                match target_of(sup, m, string(p, 0)?)? {
-                    Target::Program(name) => Value::Bool(self.start(&name, flag(p, 1)?)?),
-                    Target::Group(g) => self.each(sup.start_group_each(&g, flag(p, 1)?)?, true),
-                }
-            }
-            "startAllProcesses" => {
-                arity(p, 0, 1)?;
-                self.each(sup.start_each(&all_names(sup), flag(p, 0)?), true)
-            }
-            "stopProcess" | "stopProcessGroup" => {
-                arity(p, 1, 2)?;
+                let change = change_of(m);
                 match target_of(sup, m, string(p, 0)?)? {
                     Target::Program(name) => {
-                        sup.stop_program(&name, flag(p, 1)?)?;
-                        Value::Bool(true)
+                        Value::Bool(self.change(&name, change, flag(p, 1)?)?)
                     }
-                    Target::Group(g) => self.each(sup.stop_group_each(&g, flag(p, 1)?)?, false),
+                    Target::Group(g) => self.each(sup.group_each(&g, change, flag(p, 1)?)?, change),
                 }
             }
-            "stopAllProcesses" => {
+            "startAllProcesses" | "stopAllProcesses" => {
                 arity(p, 0, 1)?;
-                self.each(sup.stop_each(&all_names(sup), flag(p, 0)?), false)
+                let change = change_of(m);
+                self.each(sup.each(&all_names(sup), change, flag(p, 0)?), change)
             }
             "signalProcess" | "signalProcessGroup" => {
                 arity(p, 2, 2)?;
@@ -521,12 +520,15 @@ impl Rpc {
         }
     }
 
-    /// Start `name`; with `wait`, a fault unless it reached RUNNING (as
-    /// supervisord: SPAWN_ERROR when it failed to start, ABNORMAL_TERMINATION
-    /// when it ended otherwise).
-    fn start(&self, name: &str, wait: bool) -> Result<bool, Fault> {
-        let info = self.supervisor.start_program(name, wait)?;
-        start_result(name, &info, wait).map(|()| true)
+    /// Start or stop `name`; a start with `wait` is a fault unless it reached
+    /// RUNNING (as supervisord: SPAWN_ERROR when it failed to start,
+    /// ABNORMAL_TERMINATION when it ended otherwise).
+    fn change(&self, name: &str, change: Change, wait: bool) -> Result<bool, Fault> {
+        let info = self.supervisor.change_program(name, change, wait)?;
+        match change {
+            Change::Start => start_result(name, &info, wait).map(|()| true),
+            Change::Stop => Ok(true),
+        }
     }
 
     /// Signal those of `names` that have a process (supervisord's `isSignallable`).
@@ -542,15 +544,16 @@ impl Rpc {
             .filter(signallable)
             .map(|n| (n.clone(), sup.signal_program(n, sig)))
             .collect();
-        self.each(outcomes, false)
+        self.each(outcomes, Change::Stop)
     }
 
     /// supervisord's `make_allfunc` answer: one `{name, group, status,
-    /// description}` per program the core started, stopped or signalled.
-    fn each(&self, outcomes: Vec<crate::supervisor::Outcome>, start: bool) -> Value {
+    /// description}` per program the core started, stopped or signalled (a
+    /// signal's outcome is read as a stop's: only a start's state can fail it).
+    fn each(&self, outcomes: Vec<crate::supervisor::Outcome>, change: Change) -> Value {
         let results = outcomes.into_iter().map(|(name, outcome)| {
             let outcome = match outcome {
-                Ok(info) if start => start_result(&name, &info, true),
+                Ok(info) if change == Change::Start => start_result(&name, &info, true),
                 Ok(_) => Ok(()),
                 Err(e) => Err(Fault::from(e)),
             };
