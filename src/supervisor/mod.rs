@@ -610,7 +610,6 @@ impl Supervisor {
         }
     }
 
-    /// For `/api/health`: the supervisor thread is alive.
     /// Prometheus lines: each program's state (1 for the current one) and restarts.
     pub fn write_metrics(&self, out: &mut crate::metrics::Writer) {
         use crate::metrics::Kind;
@@ -633,6 +632,7 @@ impl Supervisor {
         }
     }
 
+    /// For `/api/health`: the supervisor thread is alive.
     pub fn check(&self) -> Result<(), String> {
         match &*self.thread.lock().unwrap_or_else(|p| p.into_inner()) {
             Some(h) if h.is_finished() => Err("the supervisor thread has stopped".into()),
