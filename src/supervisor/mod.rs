@@ -684,6 +684,58 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// XML-RPC's pace: those already so are left out of the answer, the
+    /// others answered one by one (a stop last first); HTTP's answers every member.
+    #[test]
+    fn one_by_one_answers_only_the_members_it_changed() {
+        let dir = std::env::temp_dir().join(format!("pistack-sup-each-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let sleeper = |priority| ProgramConfig {
+            command: vec!["sleep".into(), "1000".into()],
+            group: Some("g".into()),
+            startsecs: 0,
+            autostart: false,
+            priority,
+            ..ProgramConfig::default()
+        };
+        let programs =
+            BTreeMap::from([("a".to_string(), sleeper(1)), ("b".to_string(), sleeper(2))]);
+        let sup = Supervisor::start(&programs, &dir, Arc::new(Bus::new())).unwrap();
+        let answered = |outcomes: Vec<Outcome>| -> Vec<(String, Option<State>)> {
+            outcomes
+                .into_iter()
+                .map(|(n, r)| (n, r.ok().map(|p| p.state)))
+                .collect()
+        };
+        assert_eq!(sup.start_program("a", true).unwrap().state, State::Running);
+        assert_eq!(
+            answered(sup.group_each("g", Change::Start, true).unwrap()),
+            [("b".to_string(), Some(State::Running))],
+            "a was running already: left out"
+        );
+        assert_eq!(
+            answered(sup.group_each("g", Change::Stop, true).unwrap()),
+            [
+                ("b".to_string(), Some(State::Stopped)),
+                ("a".to_string(), Some(State::Stopped))
+            ],
+            "a stop goes last first"
+        );
+        assert!(sup.group_each("g", Change::Stop, true).unwrap().is_empty());
+        assert!(matches!(
+            sup.group_each("nope", Change::Start, true),
+            Err(Error::NoSuchGroup(_))
+        ));
+        let names = vec!["b".to_string(), "a".to_string(), "gone".to_string()];
+        assert_eq!(
+            answered(sup.each(&names, Change::Start, false)).len(),
+            2,
+            "an unknown name is passed over"
+        );
+        sup.shutdown();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn group_actions_reach_every_member_and_only_them() {
         let dir = std::env::temp_dir().join(format!("pistack-sup-group-{}", std::process::id()));
