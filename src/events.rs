@@ -63,6 +63,18 @@ pub struct Numbered<T> {
     pub event: T,
 }
 
+impl<T> Numbered<T> {
+    /// The same entry with its event borrowed and turned into `f`'s view of it
+    /// (an API's shape), keeping the number and the time.
+    pub fn view<'a, U>(&'a self, f: impl FnOnce(&'a T) -> U) -> Numbered<U> {
+        Numbered {
+            seq: self.seq,
+            time: self.time,
+            event: f(&self.event),
+        }
+    }
+}
+
 /// A bounded buffer of recent events, numbered from 1; the oldest are dropped.
 pub struct Ring<T> {
     inner: Mutex<RingInner<T>>,

@@ -12,13 +12,13 @@ repo=$(cd "$here/.." && pwd)
 seconds=${1:-5}
 say() { echo "load.sh: $*" >&2; }
 command -v wrk >/dev/null || { say "no wrk: run make deps"; exit 1; }
-if [ -z "${PISTACK_BIN:-}" ]; then (cd "$repo" && cargo build -q); fi
-bin=${PISTACK_BIN:-$repo/target/debug/pistack}
+# shellcheck source=tests/lib/daemon.sh
+. "$here/lib/daemon.sh"
+daemon_bin
 
 work=$(mktemp -d /tmp/pistack-load.XXXXXX)
-pid=
 cleanup() {
-  [ -z "$pid" ] || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; }
+  daemon_stop
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -34,20 +34,8 @@ cat >"$work/config.json" <<JSON
   "programs": {"sleeper": {"command": ["/bin/sleep", "3600"], "startsecs": 0}}
 }
 JSON
-"$bin" --config "$work/config.json" serve 2>"$work/daemon.log" &
-pid=$!
-base=
-for _ in $(seq 300); do
-  base=$(sed -n 's/.*listening on \(http:\/\/[^ ]*\).*/\1/p' "$work/daemon.log" | head -1)
-  [ -n "$base" ] && break
-  kill -0 "$pid" 2>/dev/null || { say "the daemon exited:"; cat "$work/daemon.log" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$base" ] || { say "the daemon did not listen within 30 s"; exit 1; }
-token=$(curl -fsS -H 'Content-Type: application/json' \
-  -d "{\"name\":\"root\",\"password\":\"$(cat "$work/state/initial-root-password")\"}" \
-  "$base/api/auth/session/login" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
-[ -n "$token" ] || { say "could not log in"; exit 1; }
+daemon_start "$work/config.json" "$work/daemon.log"
+token=$(daemon_login root "$(cat "$work/state/initial-root-password")")
 
 status=0
 printf '%-32s %9s %8s %7s %8s %8s\n' endpoint requests rps non2xx p50_ms p99_ms

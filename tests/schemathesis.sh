@@ -15,14 +15,14 @@ seed=${SCHEMATHESIS_SEED:-1}
 say() { echo "schemathesis.sh: $*" >&2; }
 [ -x "$venv/bin/schemathesis" ] && [ -x "$venv/bin/openapi-spec-validator" ] ||
   { say "no schemathesis in target/venv: run make deps"; exit 1; }
-if [ -z "${PISTACK_BIN:-}" ]; then (cd "$repo" && cargo build -q); fi
-bin=${PISTACK_BIN:-$repo/target/debug/pistack}
+# shellcheck source=tests/lib/daemon.sh
+. "$here/lib/daemon.sh"
+daemon_bin
 
 work=$(mktemp -d /tmp/pistack-schemathesis.XXXXXX)
-pid=
 relay=
 cleanup() {
-  [ -z "$pid" ] || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; }
+  daemon_stop
   [ -z "$relay" ] || { kill "$relay" 2>/dev/null; wait "$relay" 2>/dev/null || true; }
   rm -rf "$work"
 }
@@ -56,32 +56,19 @@ JSON
 # A fresh daemon (empty state) for each run: a Root may change any account,
 # its own password included (which ends its logins), so one run must not
 # leave the next logged out.
-login() {
-  curl -fsS -H 'Content-Type: application/json' -d "{\"name\":\"$1\",\"password\":\"$2\"}" \
-    "$base/api/auth/session/login" | "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
-}
 fresh() {  # NAME LEVEL: a new daemon, and $token of a new account on it
   if [ -n "$pid" ]; then
     kill -0 "$pid" 2>/dev/null || { say "the daemon died during a run"; status=1; }
-    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+    daemon_stop
     if grep -q "panicked" "$work/daemon.log"; then say "the daemon panicked:"; grep -A3 panicked "$work/daemon.log" >&2; status=1; fi
   fi
   rm -rf "$work/state"
-  "$bin" --config "$work/config.json" serve 2>"$work/daemon.log" &
-  pid=$!
-  base=
-  for _ in $(seq 300); do
-    base=$(sed -n 's/.*listening on \(http:\/\/[^ ]*\).*/\1/p' "$work/daemon.log" | head -1)
-    [ -n "$base" ] && break
-    kill -0 "$pid" 2>/dev/null || { say "the daemon exited:"; cat "$work/daemon.log" >&2; exit 1; }
-    sleep 0.1
-  done
-  [ -n "$base" ] || { say "the daemon did not listen within 30 s"; exit 1; }
+  daemon_start "$work/config.json" "$work/daemon.log"
   local root
-  root=$(login root "$(cat "$work/state/initial-root-password")")
+  root=$(daemon_login root "$(cat "$work/state/initial-root-password")")
   curl -fsS -o /dev/null -H "Authorization: Bearer $root" -H 'Content-Type: application/json' \
     -d "{\"name\":\"$1\",\"password\":\"fuzz-password-1\",\"level\":\"$2\"}" "$base/api/auth/users"
-  token=$(login "$1" fuzz-password-1)
+  token=$(daemon_login "$1" fuzz-password-1)
 }
 status=0
 fresh fuzzroot Root

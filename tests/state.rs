@@ -60,14 +60,7 @@ fn kill_9_during_concurrent_creations_loses_no_acknowledged_write() {
     }
     let d = Daemon::start_in(dir, json!({}), &[]);
     let root = d.root();
-    let names: Vec<String> = d
-        .get("/api/auth/users", &root)
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["name"].as_str().unwrap().to_string())
-        .collect();
+    let names = writes::names(&d.get("/api/auth/users", &root).body, "name");
     for name in &acked {
         assert!(names.contains(name), "acknowledged {name} was lost");
     }

@@ -122,20 +122,22 @@ const USER: Access = Access::AtLeast(Level::User);
 const ADMIN: Access = Access::AtLeast(Level::Admin);
 const ROOT: Access = Access::AtLeast(Level::Root);
 
+/// Every `/api/auth` route: the sessions', then the users'.
 pub fn routes(auth: Arc<Auth>, audit: Arc<Audit>) -> Vec<Route> {
+    let mut routes = session_routes(&auth, &audit);
+    routes.extend(user_routes(&auth, &audit));
+    routes
+}
+
+/// `/api/auth/session/...`: log in, refresh, validate, log out, who am I.
+fn session_routes(auth: &Arc<Auth>, audit: &Arc<Audit>) -> Vec<Route> {
     let a = || auth.clone();
     let t = || audit.clone();
-    let (t_login, t_logout, t_logout_all, t_create, t_patch, t_delete) =
-        (t(), t(), t(), t(), t(), t());
+    let (t_login, t_logout, t_logout_all) = (t(), t(), t());
     let login = a();
     let refresh = a();
     let logout = a();
     let logout_all = a();
-    let list = a();
-    let create = a();
-    let get = a();
-    let patch = a();
-    let delete = a();
     vec![
         Route::new(
             "POST",
@@ -236,6 +238,20 @@ pub fn routes(auth: Arc<Auth>, audit: Arc<Audit>) -> Vec<Route> {
             Ok(Reply::ok(&ctx.caller()?.user))
         })
         .responds(200, schema::user()),
+    ]
+}
+
+/// `/api/auth/users...`: list, create, read, change and delete accounts.
+fn user_routes(auth: &Arc<Auth>, audit: &Arc<Audit>) -> Vec<Route> {
+    let a = || auth.clone();
+    let t = || audit.clone();
+    let (t_create, t_patch, t_delete) = (t(), t(), t());
+    let list = a();
+    let create = a();
+    let get = a();
+    let patch = a();
+    let delete = a();
+    vec![
         Route::new("GET", "/api/auth/users", ADMIN, "List users", move |ctx| {
             Ok(Reply::ok(&list.list_users(&ctx.caller()?.user)?))
         })

@@ -5,7 +5,6 @@ use crate::auth::Level;
 use crate::http::reply::Reply;
 use crate::http::request::Ctx;
 use crate::http::router::{Access, Route};
-use serde_json::{json, Value};
 use std::sync::Arc;
 
 const USER: Access = Access::AtLeast(Level::User);
@@ -23,18 +22,7 @@ pub fn routes(rules: Arc<Rules>) -> Vec<Route> {
             "Rule firings, suppressions, drops and failed actions, oldest first: ?after=SEQ&limit=N (default 100, at most 1000); a bounded ring",
             move |ctx| {
                 let (after, limit) = ctx.page(1000)?;
-                let list: Vec<Value> = events
-                    .events(after, limit)
-                    .into_iter()
-                    .map(|e| {
-                        let mut v = json!({"seq": e.seq, "time": e.time});
-                        if let (Some(obj), Ok(Value::Object(ev))) = (v.as_object_mut(), serde_json::to_value(&e.event)) {
-                            obj.extend(ev);
-                        }
-                        v
-                    })
-                    .collect();
-                Ok(Reply::ok(&list))
+                Ok(Reply::ok(&events.events(after, limit)))
             },
         )
         .query(&Ctx::page_query(1000)),

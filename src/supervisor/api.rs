@@ -1,13 +1,15 @@
 //! `/api/supervisor/...`: a thin layer over [`Supervisor`] (docs/api.md, "Supervisor").
 
 use super::config::{signal_number, SIGNAL_FORMS};
+use super::state::State;
 use super::{Error, Supervisor};
 use crate::audit::{Action, Audit};
 use crate::auth::Level;
+use crate::events::{Numbered, ProcessEvent};
 use crate::http::reply::{ApiError, Reply};
 use crate::http::request::{whole, Ctx};
 use crate::http::router::{Access, Route};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -83,14 +85,69 @@ fn wait_query() -> [(&'static str, &'static str, Value); 1] {
     )]
 }
 
+/// A process event as `GET /api/supervisor/events` shows it: supervisord's
+/// event name in `kind`, without the bus's `expected`.
+#[derive(Serialize)]
+struct Change<'a> {
+    kind: String,
+    name: &'a str,
+    from: State,
+    to: State,
+    pid: Option<u32>,
+    exit_status: Option<i32>,
+    message: &'a str,
+}
+
+impl Change<'_> {
+    fn of(e: &ProcessEvent) -> Change<'_> {
+        Change {
+            kind: format!("PROCESS_STATE_{}", e.to),
+            name: &e.name,
+            from: e.from,
+            to: e.to,
+            pid: e.pid,
+            exit_status: e.exit_status,
+            message: &e.message,
+        }
+    }
+}
+
+/// A POST route that changes a program (`{name}`) or a group (`{group}`):
+/// `act` does it and answers; the audit trail notes it as `action`, failed or not.
+fn acting(
+    pattern: &'static str,
+    summary: &'static str,
+    audit: Arc<Audit>,
+    action: Action,
+    act: impl Fn(&str, &Ctx) -> Result<Reply, ApiError> + Send + Sync + 'static,
+) -> Route {
+    let param = if pattern.contains("{group}") {
+        "group"
+    } else {
+        "name"
+    };
+    Route::new("POST", pattern, ADMIN, summary, move |ctx| {
+        let target = ctx.param(param);
+        let result = act(target, ctx);
+        audit.note(ctx, None, action, target, "", result)
+    })
+    .slow()
+}
+
+/// Every `/api/supervisor` route but reload: programs, groups, then what is read.
 pub fn routes(sup: Arc<Supervisor>, audit: Arc<Audit>) -> Vec<Route> {
+    let mut routes = program_routes(&sup, &audit);
+    routes.extend(group_routes(&sup, &audit));
+    routes.extend(read_routes(&sup));
+    routes
+}
+
+/// List, show, start, stop, restart and signal programs.
+fn program_routes(sup: &Arc<Supervisor>, audit: &Arc<Audit>) -> Vec<Route> {
     let s = || sup.clone();
-    let (list, one, start, stop, restart, signal, log, events) =
-        (s(), s(), s(), s(), s(), s(), s(), s());
-    let (g_start, g_stop, g_restart) = (s(), s(), s());
+    let (list, one, start, stop, restart, signal) = (s(), s(), s(), s(), s(), s());
     let t = || audit.clone();
-    let (t_start, t_stop, t_restart, t_signal) = (t(), t(), t(), t());
-    let (t_g_start, t_g_stop, t_g_restart) = (t(), t(), t());
+    let t_signal = t();
     vec![
         Route::new("GET", "/api/supervisor/processes", USER, "Every program, in priority order", move |_| {
             Ok(Reply::ok(&list.list()))
@@ -98,46 +155,31 @@ pub fn routes(sup: Arc<Supervisor>, audit: Arc<Audit>) -> Vec<Route> {
         Route::new("GET", "/api/supervisor/processes/{name}", USER, "One program", move |ctx| {
             Ok(Reply::ok(&one.get(ctx.param("name"))?))
         }),
-        Route::new(
-            "POST",
+        acting(
             "/api/supervisor/processes/{name}/start",
-            ADMIN,
             "Start a program; answers once it is RUNNING or has failed (BACKOFF/FATAL), or at once with ?wait=false; 409 when already running",
-            move |ctx| {
-                let name = ctx.param("name");
-                let result = wait(ctx).and_then(|w| Ok(Reply::ok(&start.start_program(name, w)?)));
-                t_start.note(ctx, None, Action::Start, name, "", result)
-            },
+            t(),
+            Action::Start,
+            move |name, ctx| Ok(Reply::ok(&start.start_program(name, wait(ctx)?)?)),
         )
         .query(&wait_query())
-        .fails(409, "The program is running already")
-        .slow(),
-        Route::new(
-            "POST",
+        .fails(409, "The program is running already"),
+        acting(
             "/api/supervisor/processes/{name}/stop",
-            ADMIN,
             "Stop a program: stopsignal to its process group, SIGKILL after stopwaitsecs; answers once STOPPED (?wait=false: at once); 409 when not running",
-            move |ctx| {
-                let name = ctx.param("name");
-                let result = wait(ctx).and_then(|w| Ok(Reply::ok(&stop.stop_program(name, w)?)));
-                t_stop.note(ctx, None, Action::Stop, name, "", result)
-            },
+            t(),
+            Action::Stop,
+            move |name, ctx| Ok(Reply::ok(&stop.stop_program(name, wait(ctx)?)?)),
         )
         .query(&wait_query())
-        .fails(409, "The program is not running")
-        .slow(),
-        Route::new(
-            "POST",
+        .fails(409, "The program is not running"),
+        acting(
             "/api/supervisor/processes/{name}/restart",
-            ADMIN,
             "Stop (if running) and start a program, waiting for both",
-            move |ctx| {
-                let name = ctx.param("name");
-                let result = restart.restart_program(name).map(|p| Reply::ok(&p));
-                t_restart.note(ctx, None, Action::Restart, name, "", result.map_err(ApiError::from))
-            },
-        )
-        .slow(),
+            t(),
+            Action::Restart,
+            move |name, _| Ok(Reply::ok(&restart.restart_program(name)?)),
+        ),
         Route::new(
             "POST",
             "/api/supervisor/processes/{name}/signal",
@@ -156,44 +198,45 @@ pub fn routes(sup: Arc<Supervisor>, audit: Arc<Audit>) -> Vec<Route> {
                          {"type": "string", "pattern": super::config::signal_pattern()},
                          {"type": "integer", "minimum": 1, "maximum": 64}]}}}))
         .fails(409, "The program is not running"),
-        Route::new(
-            "POST",
+    ]
+}
+
+/// Start, stop and restart a group (supervisorctl's `group:*`).
+fn group_routes(sup: &Arc<Supervisor>, audit: &Arc<Audit>) -> Vec<Route> {
+    let s = || sup.clone();
+    let (g_start, g_stop, g_restart) = (s(), s(), s());
+    let t = || audit.clone();
+    vec![
+        acting(
             "/api/supervisor/groups/{group}/start",
-            ADMIN,
             "Start every program of a group that is not running (supervisorctl start group:*); answers once none is STARTING (?wait=false: at once); 404 for an unknown group",
-            move |ctx| {
-                let group = ctx.param("group");
-                let result = wait(ctx).and_then(|w| Ok(Reply::ok(&g_start.start_group(group, w)?)));
-                t_g_start.note(ctx, None, Action::GroupStart, group, "", result)
-            },
+            t(),
+            Action::GroupStart,
+            move |group, ctx| Ok(Reply::ok(&g_start.start_group(group, wait(ctx)?)?)),
         )
-        .query(&wait_query())
-        .slow(),
-        Route::new(
-            "POST",
+        .query(&wait_query()),
+        acting(
             "/api/supervisor/groups/{group}/stop",
-            ADMIN,
             "Stop every running program of a group, in reverse priority (supervisorctl stop group:*); answers once all are stopped (?wait=false: at once)",
-            move |ctx| {
-                let group = ctx.param("group");
-                let result = wait(ctx).and_then(|w| Ok(Reply::ok(&g_stop.stop_group(group, w)?)));
-                t_g_stop.note(ctx, None, Action::GroupStop, group, "", result)
-            },
+            t(),
+            Action::GroupStop,
+            move |group, ctx| Ok(Reply::ok(&g_stop.stop_group(group, wait(ctx)?)?)),
         )
-        .query(&wait_query())
-        .slow(),
-        Route::new(
-            "POST",
+        .query(&wait_query()),
+        acting(
             "/api/supervisor/groups/{group}/restart",
-            ADMIN,
             "Stop a group, then start all of it, waiting for both (supervisorctl restart group:*)",
-            move |ctx| {
-                let group = ctx.param("group");
-                let result = g_restart.restart_group(group).map(|l| Reply::ok(&l));
-                t_g_restart.note(ctx, None, Action::GroupRestart, group, "", result.map_err(ApiError::from))
-            },
-        )
-        .slow(),
+            t(),
+            Action::GroupRestart,
+            move |group, _| Ok(Reply::ok(&g_restart.restart_group(group)?)),
+        ),
+    ]
+}
+
+/// A program's log and the ring of process events.
+fn read_routes(sup: &Arc<Supervisor>) -> Vec<Route> {
+    let (log, events) = (sup.clone(), sup.clone());
+    vec![
         Route::new(
             "GET",
             "/api/supervisor/processes/{name}/log",
@@ -222,23 +265,8 @@ pub fn routes(sup: Arc<Supervisor>, audit: Arc<Audit>) -> Vec<Route> {
             "Process state changes, oldest first: ?after=SEQ&limit=N (default 100, at most 1000); a bounded ring",
             move |ctx| {
                 let (after, limit) = ctx.page(1000)?;
-                let list: Vec<Value> = events
-                    .events(after, limit)
-                    .into_iter()
-                    .map(|e| {
-                        json!({
-                            "seq": e.seq,
-                            "time": e.time,
-                            "kind": format!("PROCESS_STATE_{}", e.event.to),
-                            "name": e.event.name,
-                            "from": e.event.from,
-                            "to": e.event.to,
-                            "pid": e.event.pid,
-                            "exit_status": e.event.exit_status,
-                            "message": e.event.message,
-                        })
-                    })
-                    .collect();
+                let all = events.events(after, limit);
+                let list: Vec<Numbered<Change>> = all.iter().map(|e| e.view(Change::of)).collect();
                 Ok(Reply::ok(&list))
             },
         )

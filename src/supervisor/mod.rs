@@ -152,6 +152,48 @@ enum Request {
     Signal(i32),
 }
 
+/// A start or a stop, of one program or of several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Start,
+    Stop,
+}
+
+impl Change {
+    fn request(self) -> Request {
+        match self {
+            Change::Start => Request::Start,
+            Change::Stop => Request::Stop,
+        }
+    }
+}
+
+/// How a start or stop of several programs proceeds: the one difference
+/// between the HTTP API's group routes and supervisord's XML-RPC methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pace {
+    /// Ask every program first, then wait for them side by side (a group
+    /// waits out `startsecs` once, not once per member). A program that is
+    /// already so is skipped; any other refusal ends the whole operation.
+    Together,
+    /// supervisord's: those not already so, one after the other, each
+    /// waited for before the next is asked; each one's own outcome.
+    OneByOne,
+}
+
+/// The indices of the programs of `group` in `programs`, in their (priority)
+/// order; `NoSuchGroup` when none is in it. Every group lookup goes through here.
+fn group_indices_in(programs: &[Program], group: &str) -> Result<Vec<usize>, Error> {
+    let found: Vec<usize> = (programs.iter().enumerate())
+        .filter(|(_, p)| p.group == group)
+        .map(|(i, _)| i)
+        .collect();
+    if found.is_empty() {
+        return Err(Error::NoSuchGroup(group.to_string()));
+    }
+    Ok(found)
+}
+
 enum Msg {
     /// A request about program `index`; the reply is the table `seq` after it.
     Request {
@@ -297,58 +339,66 @@ impl Supervisor {
     /// Start `name`; with `wait`, answer once it is RUNNING or has failed
     /// (BACKOFF, FATAL) — or was stopped meanwhile.
     pub fn start_program(&self, name: &str, wait: bool) -> Result<ProcessInfo, Error> {
-        let _gate = self.read_gate();
-        self.start_locked(name, wait)
-    }
-
-    fn start_locked(&self, name: &str, wait: bool) -> Result<ProcessInfo, Error> {
-        let i = self.index(name)?;
-        let seq = self.request(i, Request::Start)?;
-        if !wait {
-            return Ok(self.shared.programs()[i].info());
-        }
-        let limit = Duration::from_secs(self.shared.programs()[i].config.startsecs + 30);
-        Ok(self.wait_for(i, limit, |p| {
-            p.seq != seq || p.machine.state != State::Starting
-        }))
+        self.change_program(name, Change::Start, wait)
     }
 
     /// Stop `name`; with `wait`, answer once it has stopped.
     pub fn stop_program(&self, name: &str, wait: bool) -> Result<ProcessInfo, Error> {
-        let _gate = self.read_gate();
-        self.stop_locked(name, wait)
+        self.change_program(name, Change::Stop, wait)
     }
 
-    fn stop_locked(&self, name: &str, wait: bool) -> Result<ProcessInfo, Error> {
+    /// Start or stop `name`; with `wait`, as [`Supervisor::settle`] leaves it.
+    pub fn change_program(
+        &self,
+        name: &str,
+        change: Change,
+        wait: bool,
+    ) -> Result<ProcessInfo, Error> {
+        let _gate = self.read_gate();
+        self.change_locked(name, change, wait)
+    }
+
+    fn change_locked(&self, name: &str, change: Change, wait: bool) -> Result<ProcessInfo, Error> {
         let i = self.index(name)?;
-        self.request(i, Request::Stop)?;
+        let seq = self.request(i, change.request())?;
+        Ok(self.settle(i, seq, change, wait))
+    }
+
+    /// Program `index` after a start or stop was accepted (as table `seq`):
+    /// with `wait`, once it has left STARTING (RUNNING, BACKOFF, FATAL, or
+    /// stopped meanwhile) or STOPPING; at once otherwise.
+    fn settle(&self, index: usize, seq: u64, change: Change, wait: bool) -> ProcessInfo {
         if !wait {
-            return Ok(self.shared.programs()[i].info());
+            return self.shared.programs()[index].info();
         }
-        let limit = Duration::from_secs(self.shared.programs()[i].config.stopwaitsecs + 30);
-        Ok(self.wait_for(i, limit, |p| p.machine.state != State::Stopping))
+        let config = self.shared.programs()[index].config.clone();
+        match change {
+            Change::Start => {
+                self.wait_for(index, Duration::from_secs(config.startsecs + 30), |p| {
+                    p.seq != seq || p.machine.state != State::Starting
+                })
+            }
+            Change::Stop => {
+                self.wait_for(index, Duration::from_secs(config.stopwaitsecs + 30), |p| {
+                    p.machine.state != State::Stopping
+                })
+            }
+        }
     }
 
     /// Stop (when running) and start again, waiting for both.
     pub fn restart_program(&self, name: &str) -> Result<ProcessInfo, Error> {
         let _gate = self.read_gate();
-        match self.stop_locked(name, true) {
+        match self.change_locked(name, Change::Stop, true) {
             Ok(_) | Err(Error::NotRunning { .. }) => {}
             Err(e) => return Err(e),
         }
-        self.start_locked(name, true)
+        self.change_locked(name, Change::Start, true)
     }
 
     /// The indices of the programs of `group`, in priority order.
     fn group_indices(&self, group: &str) -> Result<Vec<usize>, Error> {
-        let found: Vec<usize> = (self.shared.programs().iter().enumerate())
-            .filter(|(_, p)| p.group == group)
-            .map(|(i, _)| i)
-            .collect();
-        if found.is_empty() {
-            return Err(Error::NoSuchGroup(group.to_string()));
-        }
-        Ok(found)
+        group_indices_in(&self.shared.programs(), group)
     }
 
     fn infos(&self, indices: &[usize]) -> Vec<ProcessInfo> {
@@ -356,50 +406,65 @@ impl Supervisor {
         indices.iter().map(|&i| programs[i].info()).collect()
     }
 
-    /// `supervisorctl start group:*`: start every program of `group` that is not
-    /// already running, in priority order; with `wait`, answer once each has left
-    /// STARTING (they wait out `startsecs` side by side, not one after another).
+    /// Start or stop the programs at `indices` (given in priority order; a
+    /// stop goes last first) at `pace`; the programs asked, each with its
+    /// outcome (with `wait`, as [`Supervisor::settle`] leaves it). The caller
+    /// holds the gate.
+    fn change_many(
+        &self,
+        indices: &[usize],
+        change: Change,
+        wait: bool,
+        pace: Pace,
+    ) -> Result<Vec<Outcome>, Error> {
+        let mut order = indices.to_vec();
+        if change == Change::Stop {
+            order.reverse();
+        }
+        // Who is already so is decided before the first is asked, as supervisord does.
+        let todo: Vec<(usize, String)> = {
+            let programs = self.shared.programs();
+            let already =
+                |i: usize| programs[i].machine.state.is_running() == (change == Change::Start);
+            (order.into_iter())
+                .filter(|&i| pace == Pace::Together || !already(i))
+                .map(|i| (i, programs[i].name.clone()))
+                .collect()
+        };
+        let mut asked = Vec::new();
+        let mut outcomes = Vec::new();
+        for (i, name) in todo {
+            match (self.request(i, change.request()), pace) {
+                (Ok(seq), Pace::Together) => asked.push((i, name, seq)),
+                (Ok(seq), Pace::OneByOne) => {
+                    outcomes.push((name, Ok(self.settle(i, seq, change, wait))));
+                }
+                (Err(Error::AlreadyRunning { .. } | Error::NotRunning { .. }), Pace::Together) => {}
+                (Err(e), Pace::Together) => return Err(e),
+                (Err(e), Pace::OneByOne) => outcomes.push((name, Err(e))),
+            }
+        }
+        for (i, name, seq) in asked {
+            outcomes.push((name, Ok(self.settle(i, seq, change, wait))));
+        }
+        Ok(outcomes)
+    }
+
+    /// `supervisorctl start group:*` over HTTP: start every program of `group`
+    /// that is not already running ([`Pace::Together`]); every member as it is then.
     pub fn start_group(&self, group: &str, wait: bool) -> Result<Vec<ProcessInfo>, Error> {
         let _gate = self.read_gate();
         let indices = self.group_indices(group)?;
-        let mut started = Vec::new();
-        for &i in &indices {
-            match self.request(i, Request::Start) {
-                Ok(seq) => started.push((i, seq)),
-                Err(Error::AlreadyRunning { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if wait {
-            for (i, seq) in started {
-                let limit = Duration::from_secs(self.shared.programs()[i].config.startsecs + 30);
-                self.wait_for(i, limit, |p| {
-                    p.seq != seq || p.machine.state != State::Starting
-                });
-            }
-        }
+        self.change_many(&indices, Change::Start, wait, Pace::Together)?;
         Ok(self.infos(&indices))
     }
 
-    /// `supervisorctl stop group:*`: stop every running program of `group`, in
-    /// reverse priority order; with `wait`, answer once each has stopped.
+    /// `supervisorctl stop group:*` over HTTP: stop every running program of
+    /// `group`, in reverse priority order ([`Pace::Together`]); every member as it is then.
     pub fn stop_group(&self, group: &str, wait: bool) -> Result<Vec<ProcessInfo>, Error> {
         let _gate = self.read_gate();
         let indices = self.group_indices(group)?;
-        let mut stopping = Vec::new();
-        for &i in indices.iter().rev() {
-            match self.request(i, Request::Stop) {
-                Ok(_) => stopping.push(i),
-                Err(Error::NotRunning { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if wait {
-            for i in stopping {
-                let limit = Duration::from_secs(self.shared.programs()[i].config.stopwaitsecs + 30);
-                self.wait_for(i, limit, |p| p.machine.state != State::Stopping);
-            }
-        }
+        self.change_many(&indices, Change::Stop, wait, Pace::Together)?;
         Ok(self.infos(&indices))
     }
 
@@ -419,48 +484,32 @@ impl Supervisor {
 
     /// The names of the programs in `group`, in priority order.
     pub fn group_members(&self, group: &str) -> Result<Vec<String>, Error> {
-        let names: Vec<String> = self
-            .shared
-            .programs()
-            .iter()
-            .filter(|p| p.group == group)
-            .map(|p| p.name.clone())
-            .collect();
-        if names.is_empty() {
-            return Err(Error::NoSuchGroup(group.to_string()));
-        }
-        Ok(names)
+        let programs = self.shared.programs();
+        let indices = group_indices_in(&programs, group)?;
+        Ok(indices.iter().map(|&i| programs[i].name.clone()).collect())
     }
 
     /// Start every program of `group` that is not running, one after the other
-    /// in priority order, with each one's outcome (XML-RPC's startProcessGroup).
-    pub fn start_group_each(&self, group: &str, wait: bool) -> Result<Vec<Outcome>, Error> {
-        Ok(self.start_each(&self.group_members(group)?, wait))
+    /// in priority order, or stop every running one, last first, with each
+    /// one's outcome (XML-RPC's startProcessGroup and stopProcessGroup).
+    pub fn group_each(
+        &self,
+        group: &str,
+        change: Change,
+        wait: bool,
+    ) -> Result<Vec<Outcome>, Error> {
+        let _gate = self.read_gate();
+        let indices = self.group_indices(group)?;
+        self.change_many(&indices, change, wait, Pace::OneByOne)
     }
 
-    /// Stop every running program of `group`, last first, with each one's
-    /// outcome (XML-RPC's stopProcessGroup).
-    pub fn stop_group_each(&self, group: &str, wait: bool) -> Result<Vec<Outcome>, Error> {
-        Ok(self.stop_each(&self.group_members(group)?, wait))
-    }
-
-    /// Start those of `names` that are not running (supervisord's group and
-    /// "all" semantics); each one's outcome.
-    pub fn start_each(&self, names: &[String], wait: bool) -> Vec<Outcome> {
-        let idle = |n: &&String| self.get(n).is_ok_and(|p| !p.state.is_running());
-        let todo: Vec<&String> = names.iter().filter(idle).collect();
-        todo.into_iter()
-            .map(|n| (n.clone(), self.start_program(n, wait)))
-            .collect()
-    }
-
-    /// Stop those of `names` that are running, last first.
-    pub fn stop_each(&self, names: &[String], wait: bool) -> Vec<Outcome> {
-        let busy = |n: &&String| self.get(n).is_ok_and(|p| p.state.is_running());
-        let todo: Vec<&String> = names.iter().rev().filter(busy).collect();
-        todo.into_iter()
-            .map(|n| (n.clone(), self.stop_program(n, wait)))
-            .collect()
+    /// The same for those of `names` (supervisord's "all" semantics).
+    pub fn each(&self, names: &[String], change: Change, wait: bool) -> Vec<Outcome> {
+        let _gate = self.read_gate();
+        let indices: Vec<usize> = names.iter().filter_map(|n| self.index(n).ok()).collect();
+        // OneByOne keeps every refusal in its outcome: it never fails as a whole.
+        self.change_many(&indices, change, wait, Pace::OneByOne)
+            .unwrap_or_default()
     }
 
     /// Apply a new configuration's programs without touching the unchanged ones
@@ -473,7 +522,7 @@ impl Supervisor {
         let _gate = self.gate.write().unwrap_or_else(|p| p.into_inner());
         let planned = reload::diff(&self.shared.programs(), programs);
         for name in planned.to_stop() {
-            match self.stop_locked(name, true) {
+            match self.change_locked(name, Change::Stop, true) {
                 Ok(_) | Err(Error::NotRunning { .. }) => {}
                 Err(e) => return Err(e),
             }
@@ -561,7 +610,6 @@ impl Supervisor {
         }
     }
 
-    /// For `/api/health`: the supervisor thread is alive.
     /// Prometheus lines: each program's state (1 for the current one) and restarts.
     pub fn write_metrics(&self, out: &mut crate::metrics::Writer) {
         use crate::metrics::Kind;
@@ -584,6 +632,7 @@ impl Supervisor {
         }
     }
 
+    /// For `/api/health`: the supervisor thread is alive.
     pub fn check(&self) -> Result<(), String> {
         match &*self.thread.lock().unwrap_or_else(|p| p.into_inner()) {
             Some(h) if h.is_finished() => Err("the supervisor thread has stopped".into()),
@@ -632,6 +681,58 @@ mod tests {
         assert_eq!(sup.get("once").unwrap().state, State::Exited);
         sup.shutdown();
         assert!(sup.check().is_err(), "the thread has ended");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// XML-RPC's pace: those already so are left out of the answer, the
+    /// others answered one by one (a stop last first); HTTP's answers every member.
+    #[test]
+    fn one_by_one_answers_only_the_members_it_changed() {
+        let dir = std::env::temp_dir().join(format!("pistack-sup-each-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let sleeper = |priority| ProgramConfig {
+            command: vec!["sleep".into(), "1000".into()],
+            group: Some("g".into()),
+            startsecs: 0,
+            autostart: false,
+            priority,
+            ..ProgramConfig::default()
+        };
+        let programs =
+            BTreeMap::from([("a".to_string(), sleeper(1)), ("b".to_string(), sleeper(2))]);
+        let sup = Supervisor::start(&programs, &dir, Arc::new(Bus::new())).unwrap();
+        let answered = |outcomes: Vec<Outcome>| -> Vec<(String, Option<State>)> {
+            outcomes
+                .into_iter()
+                .map(|(n, r)| (n, r.ok().map(|p| p.state)))
+                .collect()
+        };
+        assert_eq!(sup.start_program("a", true).unwrap().state, State::Running);
+        assert_eq!(
+            answered(sup.group_each("g", Change::Start, true).unwrap()),
+            [("b".to_string(), Some(State::Running))],
+            "a was running already: left out"
+        );
+        assert_eq!(
+            answered(sup.group_each("g", Change::Stop, true).unwrap()),
+            [
+                ("b".to_string(), Some(State::Stopped)),
+                ("a".to_string(), Some(State::Stopped))
+            ],
+            "a stop goes last first"
+        );
+        assert!(sup.group_each("g", Change::Stop, true).unwrap().is_empty());
+        assert!(matches!(
+            sup.group_each("nope", Change::Start, true),
+            Err(Error::NoSuchGroup(_))
+        ));
+        let names = vec!["b".to_string(), "a".to_string(), "gone".to_string()];
+        assert_eq!(
+            answered(sup.each(&names, Change::Start, false)).len(),
+            2,
+            "an unknown name is passed over"
+        );
+        sup.shutdown();
         let _ = std::fs::remove_dir_all(&dir);
     }
 

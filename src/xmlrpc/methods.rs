@@ -8,7 +8,7 @@ use crate::auth::Level;
 use crate::supervisor::config::ProgramConfig;
 use crate::supervisor::reload;
 use crate::supervisor::state::State;
-use crate::supervisor::{Error, ProcessInfo, Supervisor};
+use crate::supervisor::{Change, Error, ProcessInfo, Supervisor};
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
@@ -243,21 +243,19 @@ enum Target {
 /// `name`, `group:name` or `group:*` (supervisord's `split_namespec`). A bare
 /// name is a program, else a group of that name.
 fn target(sup: &Supervisor, spec: &str) -> Result<Target, Fault> {
-    let list = sup.list();
     let bad = || Fault::new(FaultCode::BadName, spec);
+    let is_group = |g: &str| sup.group_members(g).is_ok();
     match spec.split_once(':') {
-        Some((group, "*")) => list
-            .iter()
-            .any(|p| p.group == group)
+        Some((group, "*")) => is_group(group)
             .then(|| Target::Group(group.to_string()))
             .ok_or_else(bad),
-        Some((group, name)) => list
-            .iter()
-            .any(|p| p.group == group && p.name == name)
+        Some((group, name)) => sup
+            .get(name)
+            .is_ok_and(|p| p.group == group)
             .then(|| Target::Program(name.to_string()))
             .ok_or_else(bad),
-        None if list.iter().any(|p| p.name == spec) => Ok(Target::Program(spec.to_string())),
-        None if list.iter().any(|p| p.group == spec) => Ok(Target::Group(spec.to_string())),
+        None if sup.get(spec).is_ok() => Ok(Target::Program(spec.to_string())),
+        None if is_group(spec) => Ok(Target::Group(spec.to_string())),
         None => Err(bad()),
     }
 }
@@ -269,170 +267,203 @@ fn program(sup: &Supervisor, spec: &str) -> Result<String, Fault> {
     }
 }
 
+/// `*ProcessGroup` names a group; `startProcess` and the others a namespec.
+fn target_of(sup: &Supervisor, method: &str, spec: &str) -> Result<Target, Fault> {
+    if method.ends_with("ProcessGroup") {
+        Ok(Target::Group(spec.to_string()))
+    } else {
+        target(sup, spec)
+    }
+}
+
+/// `start*` starts, `stop*` stops.
+fn change_of(method: &str) -> Change {
+    if method.starts_with("start") {
+        Change::Start
+    } else {
+        Change::Stop
+    }
+}
+
+/// The names of every program, in priority order (the `*AllProcesses` methods).
+fn all_names(sup: &Supervisor) -> Vec<String> {
+    sup.list().into_iter().map(|i| i.name).collect()
+}
+
+/// One family of methods: the answer to `method` (without its `supervisor.`
+/// or `system.` prefix), `None` when the name is not one of the family's.
+type Family = fn(&Rpc, &str, &[Value]) -> Result<Option<Value>, Fault>;
+
 impl Rpc {
-    /// Run one call.
+    /// Run one call: the first family that knows the method answers it.
     pub fn call(&self, call: &Call) -> Result<Value, Fault> {
-        let p = call.params.as_slice();
-        let sup = &self.supervisor;
-        let method = call.method.strip_prefix("supervisor.");
-        match (method, call.method.as_str()) {
-            (Some("getAPIVersion" | "getVersion"), _) => {
-                arity(p, 0, 0)?;
-                Ok(Value::str("3.0"))
+        let (prefix, method) = call.method.split_once('.').unwrap_or(("", ""));
+        let families: &[Family] = match prefix {
+            "supervisor" => &[
+                Rpc::daemon_call,
+                Rpc::process_call,
+                Rpc::log_call,
+                Rpc::config_call,
+            ],
+            "system" => &[Rpc::system_call],
+            _ => &[],
+        };
+        for family in families {
+            if let Some(answer) = family(self, method, &call.params)? {
+                return Ok(answer);
             }
-            (Some("getSupervisorVersion"), _) => {
+        }
+        Err(Fault::new(FaultCode::UnknownMethod, ""))
+    }
+
+    /// The daemon itself: versions, identification, state, PID, its log.
+    fn daemon_call(&self, m: &str, p: &[Value]) -> Result<Option<Value>, Fault> {
+        Ok(Some(match m {
+            "getAPIVersion" | "getVersion" => {
                 arity(p, 0, 0)?;
-                Ok(Value::str(format!(
-                    "4.2.5 (pistack {})",
-                    env!("CARGO_PKG_VERSION")
-                )))
+                Value::str("3.0")
             }
-            (Some("getIdentification"), _) => {
+            "getSupervisorVersion" => {
                 arity(p, 0, 0)?;
-                Ok(Value::str("pistack"))
+                Value::str(format!("4.2.5 (pistack {})", env!("CARGO_PKG_VERSION")))
             }
-            (Some("getState"), _) => {
+            "getIdentification" => {
                 arity(p, 0, 0)?;
-                let (code, name) = match sup.check() {
+                Value::str("pistack")
+            }
+            "getState" => {
+                arity(p, 0, 0)?;
+                let (code, name) = match self.supervisor.check() {
                     Ok(()) => (1, "RUNNING"),
                     Err(_) => (-1, "SHUTDOWN"),
                 };
-                Ok(Value::Struct(vec![
+                Value::Struct(vec![
                     ("statecode".into(), Value::Int(code)),
                     ("statename".into(), Value::str(name)),
-                ]))
+                ])
             }
-            (Some("getPID"), _) => {
+            "getPID" => {
                 arity(p, 0, 0)?;
-                Ok(Value::Int(std::process::id().into()))
+                Value::Int(std::process::id().into())
             }
-            (Some("readLog"), _) => {
+            "readLog" => {
                 arity(p, 2, 2)?;
-                Err(Fault::new(
+                return Err(Fault::new(
                     FaultCode::NoFile,
                     "pistack logs to the journal: journalctl -u pistack",
-                ))
+                ));
             }
-            (Some("getAllProcessInfo"), _) => {
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Describe, start, stop and signal a program, a group or all of them.
+    fn process_call(&self, m: &str, p: &[Value]) -> Result<Option<Value>, Fault> {
+        let sup = &self.supervisor;
+        Ok(Some(match m {
+            "getAllProcessInfo" => {
                 arity(p, 0, 0)?;
-                let list = sup.list().iter().map(|i| self.info(i)).collect();
-                Ok(Value::Array(list))
+                Value::Array(sup.list().iter().map(|i| self.info(i)).collect())
             }
-            (Some("getProcessInfo"), _) => {
+            "getProcessInfo" => {
                 arity(p, 1, 1)?;
                 let name = program(sup, string(p, 0)?)?;
-                Ok(self.info(&sup.get(&name)?))
+                self.info(&sup.get(&name)?)
             }
-            (Some("startProcess"), _) => {
+            "startProcess" | "startProcessGroup" | "stopProcess" | "stopProcessGroup" => {
                 arity(p, 1, 2)?;
-                match target(sup, string(p, 0)?)? {
-                    Target::Program(name) => self.start(&name, flag(p, 1)?).map(Value::Bool),
-                    Target::Group(g) => Ok(self.each(sup.start_group_each(&g, flag(p, 1)?)?, true)),
-                }
-            }
-            (Some("startProcessGroup"), _) => {
-                arity(p, 1, 2)?;
-                Ok(self.each(sup.start_group_each(string(p, 0)?, flag(p, 1)?)?, true))
-            }
-            (Some("startAllProcesses"), _) => {
-                arity(p, 0, 1)?;
-                let names: Vec<String> = sup.list().into_iter().map(|i| i.name).collect();
-                Ok(self.each(sup.start_each(&names, flag(p, 0)?), true))
-            }
-            (Some("stopProcess"), _) => {
-                arity(p, 1, 2)?;
-                match target(sup, string(p, 0)?)? {
+                let change = change_of(m);
+                match target_of(sup, m, string(p, 0)?)? {
                     Target::Program(name) => {
-                        sup.stop_program(&name, flag(p, 1)?)?;
-                        Ok(Value::Bool(true))
+                        Value::Bool(self.change(&name, change, flag(p, 1)?)?)
                     }
-                    Target::Group(g) => Ok(self.each(sup.stop_group_each(&g, flag(p, 1)?)?, false)),
+                    Target::Group(g) => self.each(sup.group_each(&g, change, flag(p, 1)?)?, change),
                 }
             }
-            (Some("stopProcessGroup"), _) => {
-                arity(p, 1, 2)?;
-                Ok(self.each(sup.stop_group_each(string(p, 0)?, flag(p, 1)?)?, false))
-            }
-            (Some("stopAllProcesses"), _) => {
+            "startAllProcesses" | "stopAllProcesses" => {
                 arity(p, 0, 1)?;
-                let names: Vec<String> = sup.list().into_iter().map(|i| i.name).collect();
-                Ok(self.each(sup.stop_each(&names, flag(p, 0)?), false))
+                let change = change_of(m);
+                self.each(sup.each(&all_names(sup), change, flag(p, 0)?), change)
             }
-            (Some("signalProcess"), _) => {
+            "signalProcess" | "signalProcessGroup" => {
                 arity(p, 2, 2)?;
                 let sig = signal_param(p, 1)?;
-                match target(sup, string(p, 0)?)? {
+                match target_of(sup, m, string(p, 0)?)? {
                     Target::Program(name) => {
                         sup.signal_program(&name, sig)?;
-                        Ok(Value::Bool(true))
+                        Value::Bool(true)
                     }
-                    Target::Group(g) => Ok(self.signal_each(&sup.group_members(&g)?, sig)),
+                    Target::Group(g) => self.signal_each(&sup.group_members(&g)?, sig),
                 }
             }
-            (Some("signalProcessGroup"), _) => {
-                arity(p, 2, 2)?;
-                let sig = signal_param(p, 1)?;
-                Ok(self.signal_each(&sup.group_members(string(p, 0)?)?, sig))
-            }
-            (Some("signalAllProcesses"), _) => {
+            "signalAllProcesses" => {
                 arity(p, 1, 1)?;
                 let sig = signal_param(p, 0)?;
-                let names: Vec<String> = sup.list().into_iter().map(|i| i.name).collect();
-                Ok(self.signal_each(&names, sig))
+                self.signal_each(&all_names(sup), sig)
             }
-            (Some(m @ ("readProcessStdoutLog" | "readProcessStderrLog")), _) => {
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Read, tail and clear a program's logs.
+    fn log_call(&self, m: &str, p: &[Value]) -> Result<Option<Value>, Fault> {
+        let sup = &self.supervisor;
+        let stderr = m.contains("Stderr");
+        Ok(Some(match m {
+            "readProcessStdoutLog" | "readProcessStderrLog" => {
                 arity(p, 3, 3)?;
                 let name = program(sup, string(p, 0)?)?;
-                let path = sup.log_path(&name, m.contains("Stderr"))?;
-                read_file(&path, int(p, 1)?, int(p, 2)?).map(Value::Str)
+                let path = sup.log_path(&name, stderr)?;
+                Value::Str(read_file(&path, int(p, 1)?, int(p, 2)?)?)
             }
-            (Some(m @ ("tailProcessStdoutLog" | "tailProcessStderrLog")), _) => {
+            "tailProcessStdoutLog" | "tailProcessStderrLog" => {
                 arity(p, 3, 3)?;
                 let name = program(sup, string(p, 0)?)?;
-                let path = sup.log_path(&name, m.contains("Stderr"))?;
-                Ok(tail_file(&path, int(p, 1)?, int(p, 2)?))
+                let path = sup.log_path(&name, stderr)?;
+                tail_file(&path, int(p, 1)?, int(p, 2)?)
             }
-            (Some("clearProcessLogs"), _) => {
+            "clearProcessLogs" => {
                 arity(p, 1, 1)?;
                 let name = program(sup, string(p, 0)?)?;
                 sup.clear_logs(&name)?;
-                Ok(Value::Bool(true))
+                Value::Bool(true)
             }
-            (
-                Some(
-                    m @ ("getAllConfigInfo" | "reloadConfig" | "addProcessGroup"
-                    | "removeProcessGroup"),
-                ),
-                _,
-            ) => self.config_call(m, p),
-            (None, "system.listMethods") => {
+            _ => return Ok(None),
+        }))
+    }
+
+    /// `system.*`: the methods served, their help and signatures, multicall.
+    fn system_call(&self, m: &str, p: &[Value]) -> Result<Option<Value>, Fault> {
+        Ok(Some(match m {
+            "listMethods" => {
                 arity(p, 0, 0)?;
-                Ok(Value::Array(
-                    METHODS.iter().map(|m| Value::str(m.name)).collect(),
-                ))
+                Value::Array(METHODS.iter().map(|m| Value::str(m.name)).collect())
             }
-            (None, "system.methodHelp") => {
+            "methodHelp" => {
+                arity(p, 1, 1)?;
+                Value::str(find(string(p, 0)?)?.help)
+            }
+            "methodSignature" => {
                 arity(p, 1, 1)?;
                 let m = find(string(p, 0)?)?;
-                Ok(Value::str(m.help))
+                Value::Array(m.signature.iter().map(|t| Value::str(*t)).collect())
             }
-            (None, "system.methodSignature") => {
+            "multicall" => {
                 arity(p, 1, 1)?;
-                let m = find(string(p, 0)?)?;
-                Ok(Value::Array(
-                    m.signature.iter().map(|t| Value::str(*t)).collect(),
-                ))
+                self.multicall(&p[0])?
             }
-            (None, "system.multicall") => {
-                arity(p, 1, 1)?;
-                self.multicall(&p[0])
-            }
-            _ => Err(Fault::new(FaultCode::UnknownMethod, "")),
-        }
+            _ => return Ok(None),
+        }))
     }
 
     /// supervisorctl's `avail`, `reread` and `update`, on the core's reload.
-    fn config_call(&self, method: &str, p: &[Value]) -> Result<Value, Fault> {
+    fn config_call(&self, method: &str, p: &[Value]) -> Result<Option<Value>, Fault> {
+        if !matches!(
+            method,
+            "getAllConfigInfo" | "reloadConfig" | "addProcessGroup" | "removeProcessGroup"
+        ) {
+            return Ok(None);
+        }
         let sup = &self.supervisor;
         let new = || (self.load)().map_err(|e| Fault::new(FaultCode::CantReread, &e));
         let current = sup.configs();
@@ -444,17 +475,17 @@ impl Rpc {
                 let infos = programs
                     .iter()
                     .map(|(n, c)| config_info(n, c, in_use(reload::group_of(n, c))));
-                Ok(Value::Array(infos.collect()))
+                Ok(Some(Value::Array(infos.collect())))
             }
             "reloadConfig" => {
                 arity(p, 0, 0)?;
                 let c = reload::diff_groups(&current, &new()?);
                 let names = |v: Vec<String>| Value::Array(v.into_iter().map(Value::Str).collect());
-                Ok(Value::Array(vec![Value::Array(vec![
+                Ok(Some(Value::Array(vec![Value::Array(vec![
                     names(c.added),
                     names(c.changed),
                     names(c.removed),
-                ])]))
+                ])])))
             }
             "addProcessGroup" => {
                 arity(p, 1, 1)?;
@@ -469,7 +500,7 @@ impl Rpc {
                 let mut target = current.clone();
                 target.extend(adding);
                 sup.reload(&target)?;
-                Ok(Value::Bool(true))
+                Ok(Some(Value::Bool(true)))
             }
             _ => {
                 arity(p, 1, 1)?;
@@ -484,17 +515,20 @@ impl Rpc {
                 let mut target = current.clone();
                 target.retain(|n, _| !names.contains(n));
                 sup.reload(&target)?;
-                Ok(Value::Bool(true))
+                Ok(Some(Value::Bool(true)))
             }
         }
     }
 
-    /// Start `name`; with `wait`, a fault unless it reached RUNNING (as
-    /// supervisord: SPAWN_ERROR when it failed to start, ABNORMAL_TERMINATION
-    /// when it ended otherwise).
-    fn start(&self, name: &str, wait: bool) -> Result<bool, Fault> {
-        let info = self.supervisor.start_program(name, wait)?;
-        start_result(name, &info, wait).map(|()| true)
+    /// Start or stop `name`; a start with `wait` is a fault unless it reached
+    /// RUNNING (as supervisord: SPAWN_ERROR when it failed to start,
+    /// ABNORMAL_TERMINATION when it ended otherwise).
+    fn change(&self, name: &str, change: Change, wait: bool) -> Result<bool, Fault> {
+        let info = self.supervisor.change_program(name, change, wait)?;
+        match change {
+            Change::Start => start_result(name, &info, wait).map(|()| true),
+            Change::Stop => Ok(true),
+        }
     }
 
     /// Signal those of `names` that have a process (supervisord's `isSignallable`).
@@ -510,15 +544,16 @@ impl Rpc {
             .filter(signallable)
             .map(|n| (n.clone(), sup.signal_program(n, sig)))
             .collect();
-        self.each(outcomes, false)
+        self.each(outcomes, Change::Stop)
     }
 
     /// supervisord's `make_allfunc` answer: one `{name, group, status,
-    /// description}` per program the core started, stopped or signalled.
-    fn each(&self, outcomes: Vec<crate::supervisor::Outcome>, start: bool) -> Value {
+    /// description}` per program the core started, stopped or signalled (a
+    /// signal's outcome is read as a stop's: only a start's state can fail it).
+    fn each(&self, outcomes: Vec<crate::supervisor::Outcome>, change: Change) -> Value {
         let results = outcomes.into_iter().map(|(name, outcome)| {
             let outcome = match outcome {
-                Ok(info) if start => start_result(&name, &info, true),
+                Ok(info) if change == Change::Start => start_result(&name, &info, true),
                 Ok(_) => Ok(()),
                 Err(e) => Err(Fault::from(e)),
             };

@@ -177,17 +177,20 @@ pub fn write_until_cut(
     taken
 }
 
+/// The `key` of each object of a JSON array (the users' names, the mails' ids);
+/// nothing for what is not an array.
+pub fn names(v: &Value, key: &str) -> Vec<String> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(|x| x[key].as_str()).map(String::from))
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
 /// What of `acked` the daemon at `base` does not have: `(users, revocations,
 /// mails)` lost, each as a list of what is missing or came back.
 pub fn lost(base: &str, acked: &Acked) -> (Vec<String>, Vec<String>, Vec<String>) {
     let root = root_token(base);
-    let names = |v: &Value, key: &str| -> Vec<String> {
-        v.as_array()
-            .map(|a| a.iter().filter_map(|x| x[key].as_str()).map(String::from))
-            .into_iter()
-            .flatten()
-            .collect()
-    };
     let (status, users) = get_json(&format!("{base}/api/auth/users"), &root).expect("users");
     assert_eq!(status, 200, "{users}");
     let users = names(&users, "name");

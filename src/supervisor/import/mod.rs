@@ -142,7 +142,6 @@ fn program(
     env: &dyn Fn(&str) -> Option<String>,
     out: &mut Outcome,
 ) -> Option<ProgramConfig> {
-    let tag = |line: usize, key: &str| format!("{line}: [program:{name}] {key}");
     let here_str = here.to_string_lossy().into_owned();
     let lookup = |var: &str| -> Option<String> {
         match var {
@@ -157,164 +156,33 @@ fn program(
         }
     };
     let mut p = ProgramConfig::default();
-    let mut has_command = false;
     for e in &section.entries {
         let (value, missing) = ini::expand(&e.value, &lookup);
-        let at = tag(e.line, &e.key);
+        let k = Key {
+            key: &e.key,
+            value,
+            at: format!("{}: [program:{name}] {}", e.line, e.key),
+            program: name,
+        };
         for m in missing {
             let hint = match m.strip_prefix("ENV_") {
                 Some(var) => format!("${var} is not set"),
                 None => "no such expansion".to_string(),
             };
-            out.notes.push(format!(
-                "{at}: %({m})s left as written ({hint}); edit the output"
-            ));
+            k.note(
+                out,
+                format!("%({m})s left as written ({hint}); edit the output"),
+            );
         }
-        let mut bad = |msg: String| out.errors.push(format!("{at}: {msg}"));
-        let number = |v: &str| {
-            v.trim()
-                .parse::<i64>()
-                .map_err(|_| format!("{v:?} is not a number"))
-        };
-        match e.key.as_str() {
-            "command" => match words::shell_split(&value) {
-                Ok(argv) if !argv.is_empty() => {
-                    p.command = argv;
-                    has_command = true;
-                }
-                Ok(_) => bad("empty".into()),
-                Err(err) => bad(err),
-            },
-            "directory" => {
-                let dir = PathBuf::from(&value);
-                if dir.is_relative() {
-                    out.notes.push(format!(
-                        "{at}: relative; taken relative to the file's folder"
-                    ));
-                }
-                p.directory = Some(here.join(dir));
-            }
-            "environment" => match words::env_pairs(&value) {
-                Ok(pairs) => p.environment.extend(pairs),
-                Err(err) => bad(err),
-            },
-            "user" => p.user = Some(value.trim().to_string()),
-            "autostart" => match words::boolean(&value) {
-                Ok(b) => p.autostart = b,
-                Err(err) => bad(err),
-            },
-            "autorestart" => match value.trim().to_ascii_lowercase().as_str() {
-                "unexpected" => p.autorestart = AutoRestart::Unexpected,
-                v => match words::boolean(v) {
-                    Ok(true) => p.autorestart = AutoRestart::Always,
-                    Ok(false) => p.autorestart = AutoRestart::Never,
-                    Err(_) => bad(format!("{v:?} is not true, false or unexpected")),
-                },
-            },
-            "exitcodes" => match words::exit_codes(&value) {
-                Ok(codes) => p.exitcodes = codes,
-                Err(err) => bad(err),
-            },
-            "startsecs" | "startretries" | "stopwaitsecs" | "priority" => match number(&value) {
-                Ok(n) => {
-                    let fits = match e.key.as_str() {
-                        "startsecs" => u64::try_from(n).map(|n| p.startsecs = n).is_ok(),
-                        "stopwaitsecs" => u64::try_from(n).map(|n| p.stopwaitsecs = n).is_ok(),
-                        "startretries" => u32::try_from(n).map(|n| p.startretries = n).is_ok(),
-                        _ => i32::try_from(n).map(|n| p.priority = n).is_ok(),
-                    };
-                    if !fits {
-                        bad(format!("{n} is out of range"));
-                    }
-                }
-                Err(err) => bad(err),
-            },
-            "stopsignal" => match signal_number(&value) {
-                Some(_) => p.stopsignal = value.trim().trim_start_matches("SIG").to_string(),
-                None => bad(format!("unknown signal {value:?}")),
-            },
-            "stopasgroup" | "killasgroup" => {
-                if words::boolean(&value) == Ok(false) {
-                    out.notes.push(format!(
-                        "{at}: false is not kept; pistack always signals the whole process group"
-                    ));
-                }
-            }
-            "stdout_logfile" | "stderr_logfile" => {
-                let ext = if e.key.starts_with("stdout") {
-                    "out"
-                } else {
-                    "err"
-                };
-                if value.trim() != "AUTO" {
-                    out.notes.push(format!(
-                        "{at}: {:?} is not kept; pistack writes <state_dir>/logs/{name}.{ext}",
-                        value.trim()
-                    ));
-                }
-            }
-            "stdout_logfile_maxbytes" | "stderr_logfile_maxbytes" => {
-                let log = if e.key.starts_with("stdout") {
-                    &mut p.stdout_log
-                } else {
-                    &mut p.stderr_log
-                };
-                match words::byte_size(&value) {
-                    Ok(0) => out.notes.push(format!(
-                        "{at}: 0 (no rotation) is not kept; pistack always rotates, here at {} bytes",
-                        log.max_bytes
-                    )),
-                    Ok(n) => log.max_bytes = n,
-                    Err(err) => bad(err),
-                }
-            }
-            "stdout_logfile_backups" | "stderr_logfile_backups" => {
-                match number(&value).ok().and_then(|n| u32::try_from(n).ok()) {
-                    Some(n) => {
-                        let log = if e.key.starts_with("stdout") {
-                            &mut p.stdout_log
-                        } else {
-                            &mut p.stderr_log
-                        };
-                        log.backups = n;
-                    }
-                    None => bad(format!("{value:?} is not a count")),
-                }
-            }
-            "redirect_stderr" => {
-                if words::boolean(&value) == Ok(true) {
-                    out.notes.push(format!(
-                        "{at}: not kept; stderr goes to <state_dir>/logs/{name}.err"
-                    ));
-                }
-            }
-            "numprocs" => {
-                if value.trim() != "1" {
-                    out.notes.push(format!(
-                        "{at}: {value} is not kept; pistack runs one process per program"
-                    ));
-                }
-            }
-            "process_name" => {
-                if value.trim() != name {
-                    out.notes.push(format!(
-                        "{at}: not kept; the process is named after the program"
-                    ));
-                }
-            }
-            "umask"
-            | "serverurl"
-            | "numprocs_start"
-            | "stdout_capture_maxbytes"
-            | "stderr_capture_maxbytes"
-            | "stdout_events_enabled"
-            | "stderr_events_enabled"
-            | "stdout_syslog"
-            | "stderr_syslog" => out.notes.push(format!("{at}: no equivalent, ignored")),
-            _ => out.notes.push(format!("{at}: unknown key, ignored")),
+        let known = process_key(&k, &mut p, here, out)
+            || restart_key(&k, &mut p, out)
+            || log_key(&k, &mut p, out)
+            || one_process_key(&k, out);
+        if !known {
+            k.note(out, "unknown key, ignored".into());
         }
     }
-    if !has_command {
+    if p.command.is_empty() {
         out.errors.push(format!(
             "{}: [program:{name}] has no command; left out",
             section.line
@@ -322,6 +190,212 @@ fn program(
         return None;
     }
     Some(p)
+}
+
+/// The key being parsed: its name, its expanded value, where it stands (the
+/// prefix of every message about it) and the program it belongs to.
+struct Key<'a> {
+    key: &'a str,
+    value: String,
+    at: String,
+    program: &'a str,
+}
+
+impl Key<'_> {
+    /// A note about this key: no equivalent, or a changed meaning.
+    fn note(&self, out: &mut Outcome, msg: String) {
+        out.notes.push(format!("{}: {msg}", self.at));
+    }
+
+    /// An error about this key: a value that could not be used.
+    fn error(&self, out: &mut Outcome, msg: String) {
+        out.errors.push(format!("{}: {msg}", self.at));
+    }
+
+    /// The value as a whole number.
+    fn number(&self) -> Result<i64, String> {
+        let v = &self.value;
+        v.trim()
+            .parse::<i64>()
+            .map_err(|_| format!("{v:?} is not a number"))
+    }
+
+    /// `stdout` or `stderr`: which stream a `std*_…` key is about.
+    fn is_stdout(&self) -> bool {
+        self.key.starts_with("stdout")
+    }
+}
+
+/// What to run and how: command, directory, environment, user. `false` when
+/// the key is not one of them.
+fn process_key(k: &Key, p: &mut ProgramConfig, here: &Path, out: &mut Outcome) -> bool {
+    let value = &k.value;
+    match k.key {
+        "command" => match words::shell_split(value) {
+            Ok(argv) if !argv.is_empty() => p.command = argv,
+            Ok(_) => k.error(out, "empty".into()),
+            Err(err) => k.error(out, err),
+        },
+        "directory" => {
+            let dir = PathBuf::from(value);
+            if dir.is_relative() {
+                k.note(out, "relative; taken relative to the file's folder".into());
+            }
+            p.directory = Some(here.join(dir));
+        }
+        "environment" => match words::env_pairs(value) {
+            Ok(pairs) => p.environment.extend(pairs),
+            Err(err) => k.error(out, err),
+        },
+        "user" => p.user = Some(value.trim().to_string()),
+        _ => return false,
+    }
+    true
+}
+
+/// When it starts, restarts and stops: autostart, autorestart, exitcodes, the
+/// start and stop times, priority, the stop signal. `false` when the key is not
+/// one of them.
+fn restart_key(k: &Key, p: &mut ProgramConfig, out: &mut Outcome) -> bool {
+    let value = &k.value;
+    match k.key {
+        "autostart" => match words::boolean(value) {
+            Ok(b) => p.autostart = b,
+            Err(err) => k.error(out, err),
+        },
+        "autorestart" => match value.trim().to_ascii_lowercase().as_str() {
+            "unexpected" => p.autorestart = AutoRestart::Unexpected,
+            v => match words::boolean(v) {
+                Ok(true) => p.autorestart = AutoRestart::Always,
+                Ok(false) => p.autorestart = AutoRestart::Never,
+                Err(_) => k.error(out, format!("{v:?} is not true, false or unexpected")),
+            },
+        },
+        "exitcodes" => match words::exit_codes(value) {
+            Ok(codes) => p.exitcodes = codes,
+            Err(err) => k.error(out, err),
+        },
+        "startsecs" | "startretries" | "stopwaitsecs" | "priority" => match k.number() {
+            Ok(n) => {
+                let fits = match k.key {
+                    "startsecs" => u64::try_from(n).map(|n| p.startsecs = n).is_ok(),
+                    "stopwaitsecs" => u64::try_from(n).map(|n| p.stopwaitsecs = n).is_ok(),
+                    "startretries" => u32::try_from(n).map(|n| p.startretries = n).is_ok(),
+                    _ => i32::try_from(n).map(|n| p.priority = n).is_ok(),
+                };
+                if !fits {
+                    k.error(out, format!("{n} is out of range"));
+                }
+            }
+            Err(err) => k.error(out, err),
+        },
+        "stopsignal" => match signal_number(value) {
+            Some(_) => p.stopsignal = value.trim().trim_start_matches("SIG").to_string(),
+            None => k.error(out, format!("unknown signal {value:?}")),
+        },
+        "stopasgroup" | "killasgroup" => {
+            if words::boolean(value) == Ok(false) {
+                k.note(
+                    out,
+                    "false is not kept; pistack always signals the whole process group".into(),
+                );
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Where the output goes: the log files, their rotation, redirect_stderr.
+/// `false` when the key is not one of them.
+fn log_key(k: &Key, p: &mut ProgramConfig, out: &mut Outcome) -> bool {
+    let value = &k.value;
+    let name = k.program;
+    match k.key {
+        "stdout_logfile" | "stderr_logfile" => {
+            let ext = if k.is_stdout() { "out" } else { "err" };
+            if value.trim() != "AUTO" {
+                k.note(
+                    out,
+                    format!(
+                        "{:?} is not kept; pistack writes <state_dir>/logs/{name}.{ext}",
+                        value.trim()
+                    ),
+                );
+            }
+        }
+        "stdout_logfile_maxbytes" | "stderr_logfile_maxbytes" => {
+            let log = if k.is_stdout() {
+                &mut p.stdout_log
+            } else {
+                &mut p.stderr_log
+            };
+            match words::byte_size(value) {
+                Ok(0) => k.note(
+                    out,
+                    format!(
+                        "0 (no rotation) is not kept; pistack always rotates, here at {} bytes",
+                        log.max_bytes
+                    ),
+                ),
+                Ok(n) => log.max_bytes = n,
+                Err(err) => k.error(out, err),
+            }
+        }
+        "stdout_logfile_backups" | "stderr_logfile_backups" => {
+            match k.number().ok().and_then(|n| u32::try_from(n).ok()) {
+                Some(n) if k.is_stdout() => p.stdout_log.backups = n,
+                Some(n) => p.stderr_log.backups = n,
+                None => k.error(out, format!("{value:?} is not a count")),
+            }
+        }
+        "redirect_stderr" => {
+            if words::boolean(value) == Ok(true) {
+                k.note(
+                    out,
+                    format!("not kept; stderr goes to <state_dir>/logs/{name}.err"),
+                );
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// What pistack has no place for: several processes per program, their
+/// names, and the keys with no equivalent at all. `false` when the key is not
+/// one of them.
+fn one_process_key(k: &Key, out: &mut Outcome) -> bool {
+    let value = &k.value;
+    match k.key {
+        "numprocs" => {
+            if value.trim() != "1" {
+                k.note(
+                    out,
+                    format!("{value} is not kept; pistack runs one process per program"),
+                );
+            }
+        }
+        "process_name" => {
+            if value.trim() != k.program {
+                k.note(
+                    out,
+                    "not kept; the process is named after the program".into(),
+                );
+            }
+        }
+        "umask"
+        | "serverurl"
+        | "numprocs_start"
+        | "stdout_capture_maxbytes"
+        | "stderr_capture_maxbytes"
+        | "stdout_events_enabled"
+        | "stderr_events_enabled"
+        | "stdout_syslog"
+        | "stderr_syslog" => k.note(out, "no equivalent, ignored".into()),
+        _ => return false,
+    }
+    true
 }
 
 #[cfg(test)]
