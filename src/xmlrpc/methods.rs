@@ -428,6 +428,14 @@ impl Rpc {
                 sup.clear_logs(&name)?;
                 Value::Bool(true)
             }
+            "clearAllProcessLogs" => {
+                arity(p, 0, 0)?;
+                let outcomes = sup.list().into_iter().map(|info| {
+                    let cleared = sup.clear_logs(&info.name).map_err(Fault::from);
+                    (info.name, cleared)
+                });
+                self.results(outcomes.collect())
+            }
             _ => return Ok(None),
         }))
     }

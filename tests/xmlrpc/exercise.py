@@ -116,6 +116,12 @@ before = len(s.readProcessStdoutLog("web", 0, 0))
 check(s.clearProcessLogs("web") is True, "clearProcessLogs")
 check(len(s.readProcessStdoutLog("web", 0, 0)) < before, "cleared")
 fault(10, s.clearProcessLogs, "nope")
+wait_for(lambda: len(s.readProcessStdoutLog("web", 0, 0)) > 100, "stdout after the clear")
+cleared = s.clearAllProcessLogs()
+names = sorted(i["name"] for i in s.getAllProcessInfo())
+check(sorted(r["name"] for r in cleared) == names and all(r["status"] == 80 for r in cleared),
+      "clearAllProcessLogs: one SUCCESS per program")
+check(len(s.readProcessStdoutLog("web", 0, 0)) < 100, "clearAllProcessLogs emptied web's log")
 
 # system.*
 methods = proxy.system.listMethods()
