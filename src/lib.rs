@@ -27,4 +27,5 @@ pub mod signals;
 pub mod store;
 pub mod supervisor;
 pub mod systemd;
+pub mod tls_client;
 pub mod xmlrpc;

@@ -268,17 +268,92 @@ fn unreachable_hanging_and_https_providers_answer_503_within_the_timeout() {
         "{elapsed:?}: too soon to be the timeout"
     );
     assert_eq!(hang.hits(), 1);
+}
 
-    // https: this build has no TLS; it says so instead of failing obscurely.
-    let https = format!("https://{}/v1/forecast", hang.addr);
-    let (d, user) = weather_daemon(&https, 600, timeout_s);
-    let r = d.get("/api/info/weather", &user);
+/// Python's http.server behind its ssl module, answering `body` over HTTPS with
+/// a certificate for localhost; killed when dropped.
+struct HttpsProvider {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl HttpsProvider {
+    fn start(certs: &common::smtp::Certs, body: &str) -> HttpsProvider {
+        let script = r#"
+import http.server, ssl, sys
+cert, key, body = sys.argv[1], sys.argv[2], sys.argv[3].encode()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+        let mut child = Command::new("python3")
+            .args(["-c", script])
+            .arg(&certs.cert)
+            .arg(&certs.key)
+            .arg(body)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let port = line.trim().parse().expect("the HTTPS provider's port");
+        HttpsProvider { child, port }
+    }
+}
+
+impl Drop for HttpsProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn weather_over_https_is_fetched_when_the_system_roots_trust_it_and_refused_otherwise() {
+    let dir = temp_dir("weather-https");
+    let (trusted, other) = (dir.join("trusted"), dir.join("other"));
+    std::fs::create_dir_all(&trusted).unwrap();
+    std::fs::create_dir_all(&other).unwrap();
+    let certs = common::smtp::certs(&trusted);
+    let other_ca = common::smtp::certs(&other).ca;
+    let provider = HttpsProvider::start(&certs, CURRENT);
+    let weather = |ca: &std::path::Path| {
+        let url = format!("https://localhost:{}/v1/forecast", provider.port);
+        let extra = json!({"info": {"weather": {
+            "url": url, "name": "Testville", "latitude": 52.25, "longitude": 21.0,
+            "cache_s": 600, "timeout_s": 5
+        }}});
+        // rustls-native-certs reads SSL_CERT_FILE as the system's roots.
+        let d = Daemon::start_in(
+            temp_dir("weather-https-d"),
+            extra,
+            &[("SSL_CERT_FILE", ca.to_str().unwrap())],
+        );
+        let root = d.root();
+        d.get("/api/info/weather", &root)
+    };
+    let r = weather(&certs.ca);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["temperature_c"], -1.5);
+    let r = weather(&other_ca);
     assert_eq!(r.status, 503, "{}", r.text);
-    assert!(
-        r.message().contains("https needs the TLS build"),
-        "{}",
-        r.text
-    );
+    assert!(r.message().contains("certificate"), "{}", r.text);
 }
 
 #[test]

@@ -144,7 +144,9 @@ fn call_url(
 ) -> Result<Response, Error> {
     let mut agent = ureq::AgentBuilder::new().timeout(TIMEOUT);
     let tls = if url.starts_with("https://") {
-        let connector = Arc::new(super::tls::Connector::new(ca).map_err(Error::Protocol)?);
+        let connector = crate::tls_client::Connector::new(ca)
+            .map_err(|e| Error::Protocol(format!("--ca {e}")))?;
+        let connector = Arc::new(connector);
         agent = agent.tls_connector(connector.clone());
         Some(connector)
     } else {
@@ -166,7 +168,13 @@ fn call_url(
         Err(ureq::Error::Status(_, r)) => r,
         // ureq's message names the URL already.
         Err(e) => {
-            let untrusted = tls.as_ref().and_then(|t| t.untrusted());
+            let untrusted = tls.as_ref().and_then(|t| t.untrusted()).map(|why| {
+                format!(
+                    "{why}; pass --ca FILE (or PISTACK_CA) with the daemon's certificate: its \
+                     http.tls \"cert\", or <state_dir>/tls/cert.pem when it is self-signed; \
+                     or the CA that signed it"
+                )
+            });
             return Err(Error::Unreachable(
                 untrusted.unwrap_or_else(|| e.to_string()),
             ));

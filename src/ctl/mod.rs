@@ -6,7 +6,6 @@
 mod args;
 mod client;
 mod output;
-mod tls;
 
 use args::{Action, Command, Gpio, Options};
 use client::{Response, Target};

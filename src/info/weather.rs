@@ -8,9 +8,8 @@
 //! is served, marked `cached` and `stale` with its age, for up to
 //! [`STALE_FACTOR`] × `cache_s`; after that the answer is 503 with the reason.
 //!
-//! TLS: this build has no TLS client, so https URLs answer 503 "https needs the TLS
-//! build" (once the host is reached: a name that does not resolve says so). Turning on ureq's `tls` feature (rustls) in Cargo.toml is all it takes to
-//! make them work: the code has no other switch.
+//! https URLs (Open-Meteo's own) go through [`crate::tls_client`] with the
+//! system's CA certificates.
 
 use super::config::WeatherConfig;
 use super::Error;
@@ -30,8 +29,6 @@ const RETRY_AFTER: Duration = Duration::from_secs(30);
 const MAX_ANSWER_BYTES: u64 = 256 * 1024;
 const FETCH_STACK: usize = 256 * 1024;
 pub const ATTRIBUTION: &str = "Weather data by Open-Meteo.com (CC BY 4.0)";
-const HTTPS_NEEDS_TLS: &str = "https needs the TLS build: this pistack has no TLS client yet; \
-     point info.weather.url at an http:// URL (e.g. a local proxy)";
 
 /// What the provider said, in our units.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -97,10 +94,13 @@ pub struct Weather {
 
 impl Weather {
     pub fn new(config: WeatherConfig) -> Weather {
-        let agent = ureq::AgentBuilder::new()
+        let mut agent = ureq::AgentBuilder::new()
             .timeout(Duration::from_secs(config.timeout_s))
-            .user_agent(concat!("pistack/", env!("CARGO_PKG_VERSION")))
-            .build();
+            .user_agent(concat!("pistack/", env!("CARGO_PKG_VERSION")));
+        if let Some(tls) = crate::tls_client::system() {
+            agent = agent.tls_connector(tls);
+        }
+        let agent = agent.build();
         Weather {
             config,
             agent,
@@ -263,9 +263,6 @@ fn fetch(agent: &ureq::Agent, config: &WeatherConfig) -> Result<Current, String>
             Err(format!("the provider answered HTTP {code} {reason}")
                 .trim_end()
                 .to_string())
-        }
-        Err(ureq::Error::Transport(t)) if t.kind() == ureq::ErrorKind::UnknownScheme => {
-            Err(HTTPS_NEEDS_TLS.into())
         }
         Err(ureq::Error::Transport(t)) => Err(format!("cannot reach the provider: {t}")),
     }

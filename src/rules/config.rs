@@ -587,13 +587,8 @@ impl ActionCtx<'_> {
     fn http(&mut self, arg: &Value) -> Option<Action> {
         let obj = self.object(arg, &["url", "method", "body", "timeout_s"])?;
         let url = obj.get("url").and_then(Value::as_str).unwrap_or("");
-        if url.starts_with("https://") && !cfg!(feature = "tls") {
-            return self.fail(
-                ".url: https needs TLS, which this build has not (plain http:// only)".into(),
-            );
-        }
         if !plausible_url(url) {
-            return self.fail(format!(".url: {url:?} is not an http:// URL"));
+            return self.fail(format!(".url: {url:?} is not an http:// or https:// URL"));
         }
         let method = match obj.get("method").map(Value::as_str) {
             None => "POST".to_string(),
@@ -734,7 +729,7 @@ mod tests {
             ),
             (
                 r#"{"http":{"url":"ftp://x"}}"#,
-                "then[0].http.url: \"ftp://x\" is not an http:// URL",
+                "then[0].http.url: \"ftp://x\" is not an http:// or https:// URL",
             ),
             (
                 r#"{"http":{"url":"http://x","method":"DELETE"}}"#,

@@ -544,7 +544,11 @@ fn run_step(a: &Actuators, step: Step) -> Result<(), String> {
 
 /// One webhook call: JSON body, one overall timeout, any 2xx is success.
 fn webhook(url: &str, method: &str, body: &str, timeout: Duration) -> Result<(), String> {
-    let agent = ureq::AgentBuilder::new().timeout(timeout).build();
+    let mut agent = ureq::AgentBuilder::new().timeout(timeout);
+    if let Some(tls) = crate::tls_client::system() {
+        agent = agent.tls_connector(tls);
+    }
+    let agent = agent.build();
     let answer = agent
         .request(method, url)
         .set("Content-Type", "application/json")
