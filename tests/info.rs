@@ -270,60 +270,6 @@ fn unreachable_hanging_and_https_providers_answer_503_within_the_timeout() {
     assert_eq!(hang.hits(), 1);
 }
 
-/// Python's http.server behind its ssl module, answering `body` over HTTPS with
-/// a certificate for localhost; killed when dropped.
-struct HttpsProvider {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl HttpsProvider {
-    fn start(certs: &common::smtp::Certs, body: &str) -> HttpsProvider {
-        let script = r#"
-import http.server, ssl, sys
-cert, key, body = sys.argv[1], sys.argv[2], sys.argv[3].encode()
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a):
-        pass
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(cert, key)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-print(srv.server_address[1], flush=True)
-srv.serve_forever()
-"#;
-        let mut child = Command::new("python3")
-            .args(["-c", script])
-            .arg(&certs.cert)
-            .arg(&certs.key)
-            .arg(body)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("python3");
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-            &mut line,
-        )
-        .unwrap();
-        let port = line.trim().parse().expect("the HTTPS provider's port");
-        HttpsProvider { child, port }
-    }
-}
-
-impl Drop for HttpsProvider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn weather_over_https_is_fetched_when_the_system_roots_trust_it_and_refused_otherwise() {
     let dir = temp_dir("weather-https");
@@ -332,7 +278,7 @@ fn weather_over_https_is_fetched_when_the_system_roots_trust_it_and_refused_othe
     std::fs::create_dir_all(&other).unwrap();
     let certs = common::smtp::certs(&trusted);
     let other_ca = common::smtp::certs(&other).ca;
-    let provider = HttpsProvider::start(&certs, CURRENT);
+    let provider = common::https::Server::start(&certs, CURRENT);
     let weather = |ca: &std::path::Path| {
         let url = format!("https://localhost:{}/v1/forecast", provider.port);
         let extra = json!({"info": {"weather": {

@@ -15,6 +15,35 @@ const TO: &str = "admin@test.example";
 
 /// Pins LED (out) and BUTTON (in, both edges), program `sleeper`, `rules`, and
 /// `extra` merged over that.
+#[test]
+fn a_webhook_over_https_is_checked_against_the_system_roots() {
+    let dir = temp_dir("hook-https");
+    let certs = common::smtp::certs(&dir);
+    let server = common::https::Server::start(&certs, "{}");
+    let url = format!("https://localhost:{}/hook", server.port);
+    let config = with_rules(
+        json!([{"name": "hook", "when": {"gpio": "BUTTON", "edge": "rising"},
+                "then": [{"http": {"url": url}}]}]),
+        json!({}),
+    );
+    // rustls-native-certs reads SSL_CERT_FILE as the system's roots.
+    let ca = certs.ca.to_str().unwrap();
+    let d = Daemon::start_in(temp_dir("hook-https-d"), config, &[("SSL_CERT_FILE", ca)]);
+    let root = d.root();
+    press(&d, &root, 1);
+    let got = server
+        .requests
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the webhook arrived over HTTPS");
+    assert_eq!(got["method"], "POST");
+    assert_eq!(got["path"], "/hook");
+    let body: Value = serde_json::from_str(got["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["rule"], "hook");
+    assert_eq!(body["event"]["pin"], "BUTTON");
+    let r = wait_rule(&d, &root, 0, "fired without errors", |r| r["fired"] == 1);
+    assert_eq!(r["failed_actions"], 0, "{r}");
+}
+
 fn with_rules(rules: Value, extra: Value) -> Value {
     let mut c = sample_config();
     c["rules"] = rules;

@@ -3,6 +3,7 @@
 //! removes its folder.
 #![allow(dead_code)]
 
+pub mod https;
 pub mod matrix;
 pub mod smtp;
 pub mod vm;
