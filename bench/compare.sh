@@ -46,6 +46,9 @@ py_val_rps=$(pyline 's/^validate 2t\/16c *\([0-9.]*\) req\/s.*/\1/p')
 py_val_p99=$(pyline 's/^validate 2t\/16c .* p99 \([0-9.]*\) ms.*/\1/p')
 py_restart=$(pyline 's/^kill -9 auth_service .*healthy again \([0-9.]*\) s.*/\1/p')
 py_idle_cpu=$(pyline 's/^idle CPU *\([0-9.]*\) %.*/\1/p')
+py_wakeups=$(pyline 's/^idle wake-ups *\([0-9.]*\) per second.*/\1/p')
+py_val_cpu=$(pyline 's/^CPU per 1000 *validate \([0-9.]*\) s.*/\1/p')
+py_login_cpu=$(pyline 's/^CPU per 1000 .* login \([0-9.]*\) s.*/\1/p')
 
 # --- pistack -----------------------------------------------------------------
 say "pistack (target/release/pistack)"
@@ -132,10 +135,10 @@ row "  of which refused 429 (over 10 checks/s)" "" "$(kv non2xx "$login")" ""
 row "login p99 (ms)" "$py_login_p99" "$(kv p99_ms "$login")" "$(ratio "$py_login_p99" "$(kv p99_ms "$login")")"
 row "validate 2t/16c (2xx/s)" "$py_val_rps" "$(kv ok_rps "$validate")" "$(ratio "$(kv ok_rps "$validate")" "$py_val_rps")"
 row "validate p99 (ms)" "$py_val_p99" "$(kv p99_ms "$validate")" "$(ratio "$py_val_p99" "$(kv p99_ms "$validate")")"
-row "CPU s per 1000 validate requests" "" "$(kv cpu_per_1000 "$validate")" ""
-row "CPU s per 1000 logins (2xx; incl. the 429s)" "" "$(kv cpu_per_1000 "$login")" ""
+row "CPU s per 1000 validate requests" "$py_val_cpu" "$(kv cpu_per_1000 "$validate")" "$(ratio "$py_val_cpu" "$(kv cpu_per_1000 "$validate")")"
+row "CPU s per 1000 logins (2xx; incl. the 429s)" "$py_login_cpu" "$(kv cpu_per_1000 "$login")" ""
 row "restart after kill -9 (s)" "$py_restart" "$rs_restart" "$(ratio "$py_restart" "$rs_restart")"
 row "idle CPU (% of one core)" "$py_idle_cpu" "$rs_idle_cpu" "$(ratio "$py_idle_cpu" "$rs_idle_cpu")"
-row "idle wake-ups per second" "" "$rs_wakeups" ""
+row "idle wake-ups per second" "$py_wakeups" "$rs_wakeups" "$(ratio "$py_wakeups" "$rs_wakeups")"
 row "stop, SIGTERM to exit (s)" "$py_stop" "$rs_stop" "$(ratio "$py_stop" "$rs_stop")"
 echo "n/m: not measured by bench/python-ref/measure.sh. Ratios: how many times better pistack is."
