@@ -107,10 +107,12 @@ done
 ftoken=$(curl -s --cacert "$ca" "$fbase/api/auth/session/login" -H 'Content-Type: application/json' \
   -d "{\"name\":\"root\",\"password\":\"$pw\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 # Each subsystem asked once, so its code has run (the weather fetched and cached).
+asked=
 for p in /api/info/system /api/info/network /api/info/weather /api/rules /api/email/outbox \
          /api/supervisor/processes /api/io/gpio /metrics; do
-  curl -s -o /dev/null --cacert "$ca" -H "Authorization: Bearer $ftoken" "$fbase$p"
+  asked+="${asked:+, }${p#/api/} $(curl -s -o /dev/null -w '%{http_code}' --cacert "$ca" -H "Authorization: Bearer $ftoken" "$fbase$p")"
 done
+echo "every subsystem asked once: $asked"
 sleep 2
 health=$(curl -s --cacert "$ca" "$fbase/api/health" | python3 -c 'import json,sys; h=json.load(sys.stdin); print(h["status"] + ": " + ", ".join(k + " " + v for k, v in h["subsystems"].items()))')
 rss=$(awk '/^Rss:/{print $2}' /proc/$pid/smaps_rollup); pss=$(awk '/^Pss:/{print $2}' /proc/$pid/smaps_rollup)
