@@ -197,6 +197,10 @@ pub const MAX_QUOTED: usize = 100;
 /// The most of a held mail's body a digest quotes (cut when it is held).
 const DIGEST_BODY_CHARS: usize = 500;
 
+/// How long after a digest that could not be queued (a full spool or disk) it
+/// is tried again.
+pub const DIGEST_RETRY: Duration = Duration::from_secs(60);
+
 /// What [`MailCap::admit`] did with one rule mail.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Admitted {
@@ -344,35 +348,53 @@ impl MailCap {
         }
     }
 
-    /// The digests due at `now`: one per recipient list of the held mails, in the
-    /// order they were first held. The window starts again at the next mail.
-    pub fn due(&mut self, now: Instant, hostname: &str) -> Vec<Message> {
+    /// If the window has ended at `now` with mail held: its digests to `send`,
+    /// one per recipient list of the held mails, in the order they were first
+    /// held (see [`MailCap::drain`]). The window starts again at the next mail;
+    /// a digest `send` refused stays held and is tried again [`DIGEST_RETRY`]
+    /// later. Whether the window was due.
+    pub fn due(&mut self, now: Instant, hostname: &str, send: impl FnMut(Message) -> bool) -> bool {
         if self.deadline().is_none_or(|d| now < d) {
-            return Vec::new();
+            return false;
         }
-        self.ends = None;
-        self.sent = 0;
-        self.drain(hostname)
+        self.drain(hostname, send);
+        if self.holds_any() {
+            self.ends = Some(now + DIGEST_RETRY);
+        } else {
+            self.ends = None;
+            self.sent = 0;
+        }
+        true
     }
 
-    /// Everything held, as digests now (at shutdown). The window and its count
-    /// stay, so that a restart within the hour does not let a storm through.
-    pub fn drain(&mut self, hostname: &str) -> Vec<Message> {
-        let held = std::mem::take(&mut self.held);
-        let unquoted = std::mem::take(&mut self.unquoted);
-        digests(held, unquoted, self.window, hostname)
+    /// Everything held, as digests to `send` now (at shutdown). A recipient
+    /// list's mail is let go only when `send` took its digest (answered true).
+    /// The window and its count stay, so that a restart within the hour does
+    /// not let a storm through. Whether anything was held.
+    pub fn drain(&mut self, hostname: &str, mut send: impl FnMut(Message) -> bool) -> bool {
+        if !self.holds_any() {
+            return false;
+        }
+        for digest in digests(&self.held, &self.unquoted, self.window, hostname) {
+            let to = digest.to.clone();
+            if send(digest) {
+                self.held.retain(|m| m.to != to);
+                self.unquoted.retain(|u| u.to != to);
+            }
+        }
+        true
     }
 }
 
 /// One recipient list's part of the held mail.
-struct Group {
+struct Group<'a> {
     to: Vec<String>,
-    quoted: Vec<Message>,
+    quoted: Vec<&'a Message>,
     unquoted: u64,
 }
 
 /// The group of recipient list `to`, made on first use (first held, first listed).
-fn group_of<'a>(groups: &'a mut Vec<Group>, to: &[String]) -> &'a mut Group {
+fn group_of<'g, 'm>(groups: &'g mut Vec<Group<'m>>, to: &[String]) -> &'g mut Group<'m> {
     let i = match groups.iter().position(|g| g.to == to) {
         Some(i) => i,
         None => {
@@ -388,14 +410,14 @@ fn group_of<'a>(groups: &'a mut Vec<Group>, to: &[String]) -> &'a mut Group {
 }
 
 fn digests(
-    held: Vec<Message>,
-    unquoted: Vec<Unquoted>,
+    held: &[Message],
+    unquoted: &[Unquoted],
     window: Duration,
     hostname: &str,
 ) -> Vec<Message> {
     let mut groups = Vec::new();
     for m in held {
-        group_of(&mut groups, &m.to.clone()).quoted.push(m);
+        group_of(&mut groups, &m.to).quoted.push(m);
     }
     for u in unquoted {
         group_of(&mut groups, &u.to).unquoted += u.count;
@@ -595,6 +617,25 @@ mod tests {
         }
     }
 
+    /// The digests `due` sends, all taken.
+    fn due(cap: &mut MailCap, now: Instant) -> Vec<Message> {
+        let mut out = Vec::new();
+        cap.due(now, "pi", |m| {
+            out.push(m);
+            true
+        });
+        out
+    }
+
+    fn drain(cap: &mut MailCap) -> Vec<Message> {
+        let mut out = Vec::new();
+        cap.drain("pi", |m| {
+            out.push(m);
+            true
+        });
+        out
+    }
+
     impl Admitted {
         fn is_send(&self) -> bool {
             matches!(self, Admitted::Send(_))
@@ -622,8 +663,8 @@ mod tests {
             Some(at(3600)),
             "the window of the first mail"
         );
-        assert!(cap.due(at(3599), "pi").is_empty());
-        let d = cap.due(at(3600), "pi");
+        assert!(due(&mut cap, at(3599)).is_empty());
+        let d = due(&mut cap, at(3600));
         assert_eq!(d.len(), 2);
         assert_eq!(d[0].to, vec!["a@x"]);
         assert!(
@@ -648,7 +689,7 @@ mod tests {
         assert!(cap
             .admit(mail("a@x", "2"), t0 + Duration::from_secs(99))
             .is_held());
-        assert_eq!(cap.drain("pi").len(), 1);
+        assert_eq!(drain(&mut cap).len(), 1);
         assert!(cap
             .admit(mail("a@x", "3"), t0 + Duration::from_secs(100))
             .is_send());
@@ -679,8 +720,8 @@ mod tests {
             cap.admit(mail("a@x", "3"), t1).is_held(),
             "still over the cap"
         );
-        assert!(cap.due(t1 + Duration::from_secs(59), "pi").is_empty());
-        let d = cap.due(t1 + Duration::from_secs(60), "pi");
+        assert!(due(&mut cap, t1 + Duration::from_secs(59)).is_empty());
+        let d = due(&mut cap, t1 + Duration::from_secs(60));
         assert_eq!(d.len(), 1);
         assert!(
             d[0].subject.contains("digest of 2 held"),
@@ -730,7 +771,7 @@ mod tests {
             ]
         );
         assert_eq!(cap.held(), MAX_QUOTED as u64 + 3);
-        let d = cap.drain("pi");
+        let d = drain(&mut cap);
         assert_eq!(d.len(), 2);
         assert!(d[0]
             .subject
@@ -746,5 +787,37 @@ mod tests {
             d[1].subject
         );
         assert!(!d[1].body.contains("--- 1."), "{}", d[1].body);
+    }
+
+    #[test]
+    fn a_digest_that_cannot_be_queued_stays_held_and_is_tried_again_later() {
+        let mut cap = MailCap::new(1, Duration::from_secs(100));
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        assert!(cap.admit(mail("a@x", "1"), at(0)).is_send());
+        assert!(cap.admit(mail("a@x", "2"), at(1)).is_held());
+        assert!(cap.admit(mail("b@x", "3"), at(2)).is_held());
+        // The spool takes b's digest and refuses a's.
+        let mut tried = Vec::new();
+        assert!(cap.due(at(100), "pi", |m| {
+            tried.push(m.to.clone());
+            m.to == ["b@x"]
+        }));
+        assert_eq!(tried, [vec!["a@x".to_string()], vec!["b@x".to_string()]]);
+        assert_eq!(cap.held(), 1, "a's mail is still held");
+        assert_eq!(cap.deadline(), Some(at(100) + DIGEST_RETRY));
+        assert!(
+            cap.admit(mail("a@x", "4"), at(110)).is_held(),
+            "no new window yet"
+        );
+        let d = due(&mut cap, at(100) + DIGEST_RETRY);
+        assert_eq!(d.len(), 1);
+        assert!(
+            d[0].subject.contains("digest of 2 held"),
+            "{}",
+            d[0].subject
+        );
+        assert_eq!(cap.deadline(), None);
+        assert!(!cap.drain("pi", |_| true), "nothing held");
     }
 }

@@ -222,30 +222,36 @@ impl SavedCap {
         }
     }
 
-    /// Queue `digests`, then save the emptied cap (never the other way round).
-    fn queue(&mut self, digests: Vec<Message>, mailer: &Mailer, now: Instant) {
-        if digests.is_empty() {
-            return;
-        }
-        // A spool write, not an SMTP exchange.
-        for digest in digests {
-            if let Err(e) = mailer.enqueue(digest) {
-                log::warn!("rules: the digest of held mail could not be queued: {e}");
-            }
-        }
-        self.save(now);
-    }
-
-    /// The digests due at `now`, queued.
+    /// The digests due at `now` queued, then the cap saved (never the other
+    /// way round: a crash between the two sends a digest twice, not never).
     fn queue_due(&mut self, mailer: &Mailer, now: Instant) {
-        let due = self.cap.due(now, &hostname());
-        self.queue(due, mailer, now);
+        if self
+            .cap
+            .due(now, &hostname(), |d| enqueue_digest(mailer, d))
+        {
+            self.save(now);
+        }
     }
 
-    /// Everything held, queued now.
+    /// Everything held queued now, then the cap saved.
     fn queue_all(&mut self, mailer: &Mailer) {
-        let all = self.cap.drain(&hostname());
-        self.queue(all, mailer, Instant::now());
+        if self.cap.drain(&hostname(), |d| enqueue_digest(mailer, d)) {
+            self.save(Instant::now());
+        }
+    }
+}
+
+/// A digest into the outbox (a spool write, not an SMTP exchange): whether it
+/// was taken. One refused (a full spool or disk) stays held for a retry.
+fn enqueue_digest(mailer: &Mailer, digest: Message) -> bool {
+    match mailer.enqueue(digest) {
+        Ok(_) => true,
+        Err(e) => {
+            log::warn!(
+                "rules: the digest of held mail could not be queued ({e}); kept for a retry"
+            );
+            false
+        }
     }
 }
 
