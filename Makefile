@@ -5,7 +5,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 PREFIX ?= /usr
 DESTDIR ?=
 
-.PHONY: run build release deps test test-fresh test-rust test-page test-pi test-unit-pi test-deb test-systemd test-unit-file test-fuzz fuzz test-schemathesis test-load test-powercut bench bench-compare fmt lint pi pi-static deb install clean
+.PHONY: run build release deps test test-fresh test-rust test-page test-pi test-unit-pi test-deb test-systemd test-unit-file test-fuzz fuzz test-schemathesis test-load test-powercut bench bench-bloat bench-compare fmt lint pi pi-static deb install clean
 
 ## run: build and start the daemon with conf/dev.json (simulated GPIO, demo programs, state in ./var)
 run: build
@@ -84,6 +84,10 @@ bench: release
 	@test ! -x bench/gpio.sh || bench/gpio.sh
 	@test ! -x bench/ctl.sh || bench/ctl.sh
 	@test ! -x bench/tls.sh || bench/tls.sh
+
+## bench-bloat: the size of each crate in the ARMv6 binary (cargo bloat --crates; unstripped build in target/pi-bloat)
+bench-bloat:
+	bench/arm-bloat.sh
 
 ## bench-compare: the original Python stack (bench/python-ref, PyPI pins) next to pistack; a table
 bench-compare: release

@@ -7,13 +7,20 @@
 #   Env:
 #     SMOKE_READY_S  how long to wait for /api/health (default 60: qemu is slow)
 #     SMOKE_STOP_S   how long SIGTERM may take (default 20)
+#     SMOKE_MAIL_S   how long a mail may take to reach the relay (default 90)
+#     PISTACK_TEST_VENV  the venv with aiosmtpd (default target/venv, made from
+#                    tests/requirements.txt when it lacks aiosmtpd)
 #
 # Steps: start `pistack --config CFG serve` under pi-run with a temporary
 # config (state_dir in a temp dir, http.bind 127.0.0.1:<free port>, GPIO
 # backend "sim" with an output pin LED, a program "ticker" with autostart,
-# PBKDF2 at 1000 iterations) and PISTACK_ROOT_PASSWORD set; then
-#   health 200 -> login as root -> PUT LED=1 -> ticker RUNNING ->
-#   restart ticker (new pid) -> SIGTERM -> exit status 0 within SMOKE_STOP_S.
+# PBKDF2 at 1000 iterations, e-mail to a local aiosmtpd (tests/smtp/server.py)
+# with security "starttls" and ca_file the CA this script makes with openssl)
+# and PISTACK_ROOT_PASSWORD set; then
+#   health 200 -> login as root -> PUT LED=1 -> POST /api/email/send, the relay
+#   receives it over STARTTLS with the UTF-8 subject intact -> ticker RUNNING ->
+#   restart ticker (new pid) -> SIGTERM -> exit status 0 within SMOKE_STOP_S;
+#   then a second run over HTTPS (http.tls "self-signed").
 # Prints `ok - ...` / `not ok - ...`; exits 1 on any failure. Everything it
 # started is killed on exit.
 set -uo pipefail
@@ -25,9 +32,11 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 pirun=$repo/tools/pi-run
 ready_s=${SMOKE_READY_S:-60}
 stop_s=${SMOKE_STOP_S:-20}
+mail_s=${SMOKE_MAIL_S:-90}
+venv=${PISTACK_TEST_VENV:-$repo/target/venv}
 
 # --- tools (idempotent, non-interactive) ----------------------------------------
-"$repo/tools/apt-need" --quiet pi-smoke curl:curl jq:jq python3:python3 || exit 2
+"$repo/tools/apt-need" --quiet pi-smoke curl:curl jq:jq python3:python3 openssl:openssl || exit 2
 
 # --- bookkeeping ---------------------------------------------------------------------
 failures=0
@@ -37,6 +46,7 @@ not_ok() { echo "not ok - $*"; failures=$((failures + 1)); }
 tmp=$(mktemp -d)
 daemon=    # pid of pi-run, which execs qemu-arm: signals go to the daemon
 watcher=
+relay=     # pid of the SMTP server (tests/smtp/server.py); it runs until fd 8 closes
 ticker_pids=()
 
 # (Functions below run from traps and loops; shellcheck 0.9 thinks them unreachable.)
@@ -62,6 +72,7 @@ cleanup() {
   for p in "${ticker_pids[@]}"; do kill -KILL -- "-$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
   for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
   [ -n "$daemon" ] && wait "$daemon" 2>/dev/null
+  if [ -n "$relay" ]; then exec 8>&- 2>/dev/null; kill "$relay" 2>/dev/null; wait "$relay" 2>/dev/null; fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -78,18 +89,51 @@ finish() {
 }
 bail() { not_ok "$*"; echo "# stopping here"; finish; }
 
+# --- SMTP relay: aiosmtpd with STARTTLS on a certificate of a CA made here -------------
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+if ! "$venv/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
+  echo "# making $venv with aiosmtpd (tests/requirements.txt)"
+  python3 -m venv "$venv" && "$venv/bin/pip" install -q -r "$repo/tests/requirements.txt" ||
+    { echo "pi-smoke: cannot make the venv $venv with aiosmtpd" >&2; exit 2; }
+fi
+mkdir -p "$tmp/pki" "$tmp/relay"
+(
+  cd "$tmp/pki" &&
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=pi-smoke CA" &&
+  openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj "/CN=localhost" &&
+  echo "subjectAltName=DNS:localhost,IP:127.0.0.1" > ext &&
+  openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile ext
+) > "$tmp/pki/openssl.log" 2>&1 || { cat "$tmp/pki/openssl.log" >&2; echo "pi-smoke: openssl failed" >&2; exit 2; }
+sport=$(free_port)
+mkfifo "$tmp/relay.in"
+"$venv/bin/python" "$repo/tests/smtp/server.py" --out "$tmp/relay" --port "$sport" --mode starttls \
+  --cert "$tmp/pki/srv.pem" --key "$tmp/pki/srv.key" < "$tmp/relay.in" > "$tmp/relay.log" 2>&1 &
+relay=$!
+exec 8> "$tmp/relay.in"   # the server's stdin: it stops when this closes
+for _ in $(seq 1 80); do
+  grep -qx ready "$tmp/relay.log" 2>/dev/null && break
+  kill -0 "$relay" 2>/dev/null || break
+  sleep 0.25
+done
+grep -qx ready "$tmp/relay.log" || { cat "$tmp/relay.log" >&2; echo "pi-smoke: the SMTP server did not start" >&2; exit 2; }
+echo "# SMTP relay (aiosmtpd, STARTTLS required) on 127.0.0.1:$sport"
+
 # --- config ---------------------------------------------------------------------------
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 base=http://127.0.0.1:$port
 password=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24)
 mkdir -p "$tmp/state"
 cfg=$tmp/pistack.json
-jq -n --arg state "$tmp/state" --arg bind "127.0.0.1:$port" --arg www "$repo/www" '{
+jq -n --arg state "$tmp/state" --arg bind "127.0.0.1:$port" --arg www "$repo/www" \
+      --argjson sport "$sport" --arg ca "$tmp/pki/ca.pem" '{
   state_dir: $state,
   http: {bind: $bind, www_dir: $www},
   auth: {pbkdf2_iterations: 1000},
   gpio: {backend: "sim",
          pins: {LED: {chip: "gpiochip0", line: 17, direction: "out"}}},
+  email: {smtp: {host: "localhost", port: $sport, security: "starttls", ca_file: $ca, timeout_s: 30},
+          from: "pi-smoke@test.example",
+          retry: {base_s: 1, max_s: 5, max_attempts: 10}},
   programs: {ticker: {command: ["/bin/sh", "-c", "while :; do echo tick; sleep 1; done"],
                       autostart: true}}
 }' > "$cfg"
@@ -160,6 +204,37 @@ if [ "$code" = 200 ] && [ "$(jqb .value)" = 1 ]; then
   ok "GET /api/io/gpio/LED reads back value 1"
 else
   not_ok "GET /api/io/gpio/LED reads back value 1 (got $code: $(body | head -c 300))"
+fi
+
+# --- e-mail over STARTTLS -------------------------------------------------------------------------
+# lettre + rustls/ring on ARMv6: the relay requires STARTTLS and its certificate
+# is signed by the CA in ca_file only, so a mail that arrives was sent over TLS
+# that the ARMv6 binary verified.
+subject="pi-smoke über STARTTLS ✓"
+code=$(api POST /api/email/send "$(jq -nc --arg s "$subject" '{to: "admin@test.example", subject: $s, body: "from the ARMv6 binary"}')")
+mail_id=$(jqb '.id // empty')
+if [ "$code" = 202 ] && [ -n "$mail_id" ]; then
+  ok "POST /api/email/send as root is 202 (id $mail_id, $(jqb .status))"
+else
+  not_ok "POST /api/email/send as root is 202 (got $code: $(body | head -c 300))"
+fi
+got=
+t0=$(date +%s)
+while [ $(( $(date +%s) - t0 )) -lt "$mail_s" ]; do
+  got=$(find "$tmp/relay" -name '*.json' | sort | head -n 1)
+  [ -n "$got" ] && break
+  sleep 0.5
+done
+if [ -n "$got" ]; then
+  m_subject=$(jq -r .subject "$got") m_tls=$(jq -r .tls "$got") m_to=$(jq -c .rcpt_tos "$got")
+  if [ "$m_subject" = "$subject" ] && [ "$m_tls" = true ] && [ "$m_to" = '["admin@test.example"]' ]; then
+    ok "the relay received it over STARTTLS in $(( $(date +%s) - t0 ))s, subject \"$m_subject\" intact"
+  else
+    not_ok "the relay received it over STARTTLS with the subject intact (subject '$m_subject', tls $m_tls, to $m_to)"
+  fi
+else
+  code=$(api GET /api/email/outbox)
+  not_ok "the relay received the mail within ${mail_s}s (outbox: $(body | head -c 400))"
 fi
 
 # --- supervisor ----------------------------------------------------------------------------------

@@ -362,6 +362,107 @@ fn the_mail_cap_turns_a_storm_into_a_digest() {
     assert_eq!(relay.messages().len(), 3);
 }
 
+/// `pistack_rule_mail_held` of `/metrics`.
+fn mail_held(d: &Daemon, token: &str) -> u64 {
+    let text = d.get("/metrics", token).text;
+    text.lines()
+        .find_map(|l| l.strip_prefix("pistack_rule_mail_held "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no pistack_rule_mail_held in:\n{text}"))
+}
+
+/// `<state_dir>/rule-mail-cap.json` of the daemon in `dir`.
+fn saved_cap(dir: &std::path::Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join("state/rule-mail-cap.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn held_mail_and_the_cap_survive_kill_9_and_the_digest_goes_out_after_the_restart() {
+    let port = free_port();
+    let relay = Relay::start(port, "plain", None, None);
+    let dir = temp_dir("cap-kill");
+    // A window long enough for the storm, the kill and the restart to fit in it.
+    let extra = with_rules(
+        json!([{"name": "storm", "when": {"gpio": "BUTTON"},
+                "then": [{"email": {"to": TO, "subject": "edge {edge}", "body": "value {value}"}}]}]),
+        json!({"email": email_section(port, json!({"max_per_hour": 2, "cap_window_s": 20}))}),
+    );
+    let mut d = Daemon::start_in(dir.clone(), extra.clone(), &[]);
+    let root = d.root();
+    for _ in 0..3 {
+        press(&d, &root, 1);
+        press(&d, &root, 0);
+    }
+    // A firing is counted after its mail went through the cap (and its file).
+    wait_rule(&d, &root, 0, "fired six times", |r| r["fired"] == 6);
+    assert_eq!(mail_held(&d, &root), 4);
+    relay.wait_messages(2);
+    // Both marked sent, so the restart does not send them again (at least once).
+    eventually(20, || {
+        let o = d.get("/api/email/outbox", &root).body;
+        let sent = o
+            .as_array()?
+            .iter()
+            .filter(|m| m["status"] == "sent")
+            .count();
+        (sent == 2).then_some(())
+    })
+    .expect("the two mails under the cap were marked sent");
+    let saved = saved_cap(&dir);
+    assert_eq!(saved["held"].as_array().unwrap().len(), 4, "{saved}");
+    assert_eq!(saved["sent"], 2, "{saved}");
+    d.kill();
+
+    let d = Daemon::start_in(dir.clone(), extra, &[]);
+    let root = d.root();
+    assert_eq!(mail_held(&d, &root), 4, "the held mail was loaded");
+    // The cap was not reset: the window's two mails are spent, these are held too.
+    press(&d, &root, 1);
+    press(&d, &root, 0);
+    wait_rule(&d, &root, 0, "fired twice", |r| r["fired"] == 2);
+    assert_eq!(mail_held(&d, &root), 6);
+    assert_eq!(relay.messages().len(), 2, "nothing sent past the cap");
+    let m = relay.wait_messages(3);
+    let digest = &m[2];
+    assert!(
+        digest["subject"]
+            .as_str()
+            .unwrap()
+            .contains("digest of 6 held rule mails"),
+        "{digest}"
+    );
+    let body = digest["body"].as_str().unwrap();
+    for n in 1..=6 {
+        assert!(body.contains(&format!("--- {n}. edge ")), "{body}");
+    }
+    eventually(10, || (mail_held(&d, &root) == 0).then_some(())).expect("the cap is empty");
+    let saved = saved_cap(&dir);
+    assert_eq!(saved["held"], json!([]), "{saved}");
+    assert_eq!(relay.messages().len(), 3);
+}
+
+#[test]
+fn a_corrupt_saved_cap_is_reported_and_moved_aside() {
+    let dir = temp_dir("cap-bad");
+    std::fs::create_dir_all(dir.join("state")).unwrap();
+    std::fs::write(dir.join("state/rule-mail-cap.json"), b"{\"held\": [").unwrap();
+    let d = Daemon::start_in(
+        dir.clone(),
+        with_rules(
+            json!([{"when": {"gpio": "BUTTON"}, "then": [{"log": "x"}]}]),
+            json!({}),
+        ),
+        &[],
+    );
+    let said = d.early_log.join("\n");
+    assert!(
+        said.contains("rule-mail-cap.json is not valid") && said.contains(".json.bad"),
+        "{said}"
+    );
+    assert!(dir.join("state/rule-mail-cap.json.bad").exists());
+    assert_eq!(mail_held(&d, &d.root()), 0);
+}
+
 #[test]
 fn a_hung_webhook_delays_no_other_rule_and_no_later_event() {
     // Accepts and never answers, so the first rule's action is stuck for its 30 s timeout.

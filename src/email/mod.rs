@@ -39,8 +39,9 @@ const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 /// Pruning runs at least this often while nothing is queued.
 const IDLE_WAKE: Duration = Duration::from_secs(60);
 
-/// A message to send: what a caller (HTTP or a rule) hands in.
-#[derive(Debug, Clone)]
+/// A message to send: what a caller (HTTP or a rule) hands in. Serializable
+/// because the rules keep mail held for a digest on disk (`rules/held.rs`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Message {
     pub to: Vec<String>,
     pub subject: String,

@@ -8,6 +8,7 @@ use super::config::{Rule, Trigger};
 use crate::email::Message;
 use crate::events::Event;
 use crate::gpio::config::Edge;
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -189,15 +190,62 @@ pub fn last_lines(text: &str, lines: usize) -> String {
     trimmed[start..].to_string()
 }
 
+/// Held mails a digest quotes at most. Past that they are only counted (per
+/// recipient list), so that a storm costs neither memory nor SD-card writes
+/// without bound: the held mails are saved on every change (`held.rs`).
+pub const MAX_QUOTED: usize = 100;
+/// The most of a held mail's body a digest quotes (cut when it is held).
+const DIGEST_BODY_CHARS: usize = 500;
+
+/// How long after a digest that could not be queued (a full spool or disk) it
+/// is tried again.
+pub const DIGEST_RETRY: Duration = Duration::from_secs(60);
+
+/// What [`MailCap::admit`] did with one rule mail.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Admitted {
+    /// Under `max_per_hour`: send it now.
+    Send(Message),
+    /// Held for the digest, which will quote it.
+    Held,
+    /// Held past [`MAX_QUOTED`]: only counted in the digest.
+    Counted,
+}
+
+/// Mails held past [`MAX_QUOTED`] for one recipient list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unquoted {
+    pub to: Vec<String>,
+    pub count: u64,
+}
+
+/// The cap as it is saved: wall-clock time, since an [`Instant`] does not
+/// survive a restart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapState {
+    /// Unix milliseconds at which the current window ends (`None` before the
+    /// first rule mail).
+    pub window_ends_ms: Option<u64>,
+    /// Rule mails sent in the current window.
+    pub sent: u32,
+    /// Held for the digest and quoted in it, oldest first.
+    pub held: Vec<Message>,
+    /// Held past [`MAX_QUOTED`], counted only.
+    #[serde(default)]
+    pub unquoted: Vec<Unquoted>,
+}
+
 /// `email.max_per_hour` for rule mail: at most `max` mails per window (an hour,
 /// `email.cap_window_s` in tests), counted from the window's first mail. What is
 /// held back goes out as one digest per recipient list when the window ends.
 pub struct MailCap {
     max: u32,
     window: Duration,
-    started: Option<Instant>,
+    /// When the window of the first mail ends; `None` before any.
+    ends: Option<Instant>,
     sent: u32,
     held: Vec<Message>,
+    unquoted: Vec<Unquoted>,
 }
 
 impl MailCap {
@@ -205,98 +253,201 @@ impl MailCap {
         MailCap {
             max,
             window,
-            started: None,
+            ends: None,
             sent: 0,
             held: Vec::new(),
+            unquoted: Vec::new(),
         }
     }
 
-    /// Mails held for the digest now.
-    pub fn held(&self) -> usize {
-        self.held.len()
+    /// The cap as saved at `wall_ms` (unix ms), `now` being the same moment.
+    pub fn state(&self, now: Instant, wall_ms: u64) -> CapState {
+        CapState {
+            window_ends_ms: self
+                .ends
+                .map(|e| wall_ms + e.saturating_duration_since(now).as_millis() as u64),
+            sent: self.sent,
+            held: self.held.clone(),
+            unquoted: self.unquoted.clone(),
+        }
     }
 
-    /// One more rule mail at `now`: `Some` to send it now, `None` when it is over
-    /// `max_per_hour` and held here for the digest. Call [`MailCap::due`] first,
-    /// so that an ended window's digest goes out.
-    pub fn admit(&mut self, message: Message, now: Instant) -> Option<Message> {
-        let ended = self
-            .started
-            .is_none_or(|t| now.saturating_duration_since(t) >= self.window);
-        if ended && self.held.is_empty() {
-            self.started = Some(now);
+    /// The cap from a saved `state`, `now` and `wall_ms` being the same moment.
+    /// A window that ended while the daemon was down ends now (its digest is
+    /// due at once). The Pi has no clock battery: a wall clock set back makes
+    /// the saved end look far away, so the window is never longer than a
+    /// window from now; a clock set forward only ends it sooner.
+    pub fn restore(
+        max: u32,
+        window: Duration,
+        state: CapState,
+        now: Instant,
+        wall_ms: u64,
+    ) -> MailCap {
+        let mut held = state.held;
+        held.truncate(MAX_QUOTED);
+        let ends = state
+            .window_ends_ms
+            .map(|e| now + Duration::from_millis(e.saturating_sub(wall_ms)).min(window))
+            // Held mail always has a window that ends, or it would never go out.
+            .or((!held.is_empty() || !state.unquoted.is_empty()).then_some(now));
+        MailCap {
+            max,
+            window,
+            ends,
+            sent: state.sent,
+            held,
+            unquoted: state.unquoted,
+        }
+    }
+
+    /// Mails held for the digest now, quoted or not.
+    pub fn held(&self) -> u64 {
+        self.held.len() as u64 + self.unquoted.iter().map(|u| u.count).sum::<u64>()
+    }
+
+    fn holds_any(&self) -> bool {
+        !self.held.is_empty() || !self.unquoted.is_empty()
+    }
+
+    /// One more rule mail at `now`: sent now, or over `max_per_hour` and held
+    /// here for the digest. Call [`MailCap::due`] first, so that an ended
+    /// window's digest goes out.
+    pub fn admit(&mut self, mut message: Message, now: Instant) -> Admitted {
+        let ended = self.ends.is_none_or(|e| now >= e);
+        if ended && !self.holds_any() {
+            self.ends = Some(now + self.window);
             self.sent = 0;
         }
         if self.sent < self.max {
             self.sent += 1;
-            Some(message)
-        } else {
-            self.held.push(message);
-            None
+            return Admitted::Send(message);
         }
+        if self.held.len() < MAX_QUOTED {
+            message.body = message.body.chars().take(DIGEST_BODY_CHARS).collect();
+            self.held.push(message);
+            return Admitted::Held;
+        }
+        match self.unquoted.iter_mut().find(|u| u.to == message.to) {
+            Some(u) => u.count += 1,
+            None => self.unquoted.push(Unquoted {
+                to: message.to,
+                count: 1,
+            }),
+        }
+        Admitted::Counted
     }
 
     /// When the rules thread must wake for the digest; `None` while nothing is
     /// held (an idle daemon sleeps until the next event).
     pub fn deadline(&self) -> Option<Instant> {
-        if self.held.is_empty() {
-            None
+        if self.holds_any() {
+            self.ends
         } else {
-            self.started.map(|t| t + self.window)
+            None
         }
     }
 
-    /// The digests due at `now`: one per recipient list of the held mails, in the
-    /// order they were first held. The window starts again at the next mail.
-    pub fn due(&mut self, now: Instant, hostname: &str) -> Vec<Message> {
+    /// If the window has ended at `now` with mail held: its digests to `send`,
+    /// one per recipient list of the held mails, in the order they were first
+    /// held (see [`MailCap::drain`]). The window starts again at the next mail;
+    /// a digest `send` refused stays held and is tried again [`DIGEST_RETRY`]
+    /// later. Whether the window was due.
+    pub fn due(&mut self, now: Instant, hostname: &str, send: impl FnMut(Message) -> bool) -> bool {
         if self.deadline().is_none_or(|d| now < d) {
-            return Vec::new();
+            return false;
         }
-        self.started = None;
-        self.sent = 0;
-        digests(std::mem::take(&mut self.held), self.window, hostname)
+        self.drain(hostname, send);
+        if self.holds_any() {
+            self.ends = Some(now + DIGEST_RETRY);
+        } else {
+            self.ends = None;
+            self.sent = 0;
+        }
+        true
     }
 
-    /// Everything held, as digests now (at shutdown).
-    pub fn drain(&mut self, hostname: &str) -> Vec<Message> {
-        self.started = None;
-        digests(std::mem::take(&mut self.held), self.window, hostname)
+    /// Everything held, as digests to `send` now (at shutdown). A recipient
+    /// list's mail is let go only when `send` took its digest (answered true).
+    /// The window and its count stay, so that a restart within the hour does
+    /// not let a storm through. Whether anything was held.
+    pub fn drain(&mut self, hostname: &str, mut send: impl FnMut(Message) -> bool) -> bool {
+        if !self.holds_any() {
+            return false;
+        }
+        for digest in digests(&self.held, &self.unquoted, self.window, hostname) {
+            let to = digest.to.clone();
+            if send(digest) {
+                self.held.retain(|m| m.to != to);
+                self.unquoted.retain(|u| u.to != to);
+            }
+        }
+        true
     }
 }
 
-/// The most of a held mail's body a digest quotes.
-const DIGEST_BODY_CHARS: usize = 500;
+/// One recipient list's part of the held mail.
+struct Group<'a> {
+    to: Vec<String>,
+    quoted: Vec<&'a Message>,
+    unquoted: u64,
+}
 
-fn digests(held: Vec<Message>, window: Duration, hostname: &str) -> Vec<Message> {
-    let mut groups: Vec<(Vec<String>, Vec<Message>)> = Vec::new();
-    for m in held {
-        match groups.iter_mut().find(|(to, _)| *to == m.to) {
-            Some((_, list)) => list.push(m),
-            None => groups.push((m.to.clone(), vec![m])),
+/// The group of recipient list `to`, made on first use (first held, first listed).
+fn group_of<'g, 'm>(groups: &'g mut Vec<Group<'m>>, to: &[String]) -> &'g mut Group<'m> {
+    let i = match groups.iter().position(|g| g.to == to) {
+        Some(i) => i,
+        None => {
+            groups.push(Group {
+                to: to.to_vec(),
+                quoted: Vec::new(),
+                unquoted: 0,
+            });
+            groups.len() - 1
         }
+    };
+    &mut groups[i]
+}
+
+fn digests(
+    held: &[Message],
+    unquoted: &[Unquoted],
+    window: Duration,
+    hostname: &str,
+) -> Vec<Message> {
+    let mut groups = Vec::new();
+    for m in held {
+        group_of(&mut groups, &m.to).quoted.push(m);
+    }
+    for u in unquoted {
+        group_of(&mut groups, &u.to).unquoted += u.count;
     }
     groups
         .into_iter()
-        .map(|(to, list)| {
-            let mut body = format!(
-                "{} rule mails were held back in the last {} s (email.max_per_hour reached).\n",
-                list.len(),
-                window.as_secs()
-            );
-            for (n, m) in list.iter().enumerate() {
-                let quoted: String = m.body.chars().take(DIGEST_BODY_CHARS).collect();
-                body.push_str(&format!("\n--- {}. {}\n{quoted}\n", n + 1, m.subject));
-            }
-            Message {
-                to,
-                subject: format!(
-                    "pistack on {hostname}: digest of {} held rule mails",
-                    list.len()
-                ),
-                body,
-            }
-        })
+        .map(|g| digest(g, window, hostname))
         .collect()
+}
+
+fn digest(g: Group, window: Duration, hostname: &str) -> Message {
+    let total = g.quoted.len() as u64 + g.unquoted;
+    let mut body = format!(
+        "{total} rule mails were held back in the last {} s (email.max_per_hour reached).\n",
+        window.as_secs()
+    );
+    if g.unquoted > 0 {
+        body.push_str(&format!(
+            "{} of them are not quoted here (at most {MAX_QUOTED} are).\n",
+            g.unquoted
+        ));
+    }
+    for (n, m) in g.quoted.iter().enumerate() {
+        body.push_str(&format!("\n--- {}. {}\n{}\n", n + 1, m.subject, m.body));
+    }
+    Message {
+        to: g.to,
+        subject: format!("pistack on {hostname}: digest of {total} held rule mails"),
+        body,
+    }
 }
 
 #[cfg(test)]
@@ -466,26 +617,54 @@ mod tests {
         }
     }
 
+    /// The digests `due` sends, all taken.
+    fn due(cap: &mut MailCap, now: Instant) -> Vec<Message> {
+        let mut out = Vec::new();
+        cap.due(now, "pi", |m| {
+            out.push(m);
+            true
+        });
+        out
+    }
+
+    fn drain(cap: &mut MailCap) -> Vec<Message> {
+        let mut out = Vec::new();
+        cap.drain("pi", |m| {
+            out.push(m);
+            true
+        });
+        out
+    }
+
+    impl Admitted {
+        fn is_send(&self) -> bool {
+            matches!(self, Admitted::Send(_))
+        }
+        fn is_held(&self) -> bool {
+            *self == Admitted::Held
+        }
+    }
+
     #[test]
     fn the_cap_holds_mail_past_max_and_sends_one_digest_per_recipient_list() {
         let mut cap = MailCap::new(2, Duration::from_secs(3600));
         let t0 = Instant::now();
         let at = |s: u64| t0 + Duration::from_secs(s);
         assert_eq!(cap.deadline(), None);
-        assert!(cap.admit(mail("a@x", "1"), at(0)).is_some());
-        assert!(cap.admit(mail("a@x", "2"), at(10)).is_some());
+        assert!(cap.admit(mail("a@x", "1"), at(0)).is_send());
+        assert!(cap.admit(mail("a@x", "2"), at(10)).is_send());
         assert_eq!(cap.deadline(), None, "nothing held: no wake-up");
-        assert!(cap.admit(mail("a@x", "3"), at(20)).is_none());
-        assert!(cap.admit(mail("b@x", "4"), at(30)).is_none());
-        assert!(cap.admit(mail("a@x", "5"), at(40)).is_none());
+        assert!(cap.admit(mail("a@x", "3"), at(20)).is_held());
+        assert!(cap.admit(mail("b@x", "4"), at(30)).is_held());
+        assert!(cap.admit(mail("a@x", "5"), at(40)).is_held());
         assert_eq!(cap.held(), 3);
         assert_eq!(
             cap.deadline(),
             Some(at(3600)),
             "the window of the first mail"
         );
-        assert!(cap.due(at(3599), "pi").is_empty());
-        let d = cap.due(at(3600), "pi");
+        assert!(due(&mut cap, at(3599)).is_empty());
+        let d = due(&mut cap, at(3600));
         assert_eq!(d.len(), 2);
         assert_eq!(d[0].to, vec!["a@x"]);
         assert!(
@@ -499,20 +678,146 @@ mod tests {
         assert_eq!(cap.held(), 0);
         assert_eq!(cap.deadline(), None);
         // A new window: mail goes out again.
-        assert!(cap.admit(mail("a@x", "6"), at(3700)).is_some());
+        assert!(cap.admit(mail("a@x", "6"), at(3700)).is_send());
     }
 
     #[test]
     fn a_window_without_held_mail_just_ends() {
         let mut cap = MailCap::new(1, Duration::from_secs(100));
         let t0 = Instant::now();
-        assert!(cap.admit(mail("a@x", "1"), t0).is_some());
+        assert!(cap.admit(mail("a@x", "1"), t0).is_send());
         assert!(cap
             .admit(mail("a@x", "2"), t0 + Duration::from_secs(99))
-            .is_none());
-        assert_eq!(cap.drain("pi").len(), 1);
+            .is_held());
+        assert_eq!(drain(&mut cap).len(), 1);
         assert!(cap
             .admit(mail("a@x", "3"), t0 + Duration::from_secs(100))
-            .is_some());
+            .is_send());
+    }
+
+    #[test]
+    fn the_saved_cap_comes_back_with_its_window_count_and_held_mail() {
+        let window = Duration::from_secs(100);
+        let mut cap = MailCap::new(1, window);
+        let t0 = Instant::now();
+        let wall0 = 1_000_000;
+        assert!(cap.admit(mail("a@x", "1"), t0).is_send());
+        assert!(cap.admit(mail("a@x", "2"), t0).is_held());
+        let saved = cap.state(t0 + Duration::from_secs(30), wall0 + 30_000);
+        assert_eq!(saved.window_ends_ms, Some(wall0 + 100_000));
+        assert_eq!(saved.sent, 1);
+        assert_eq!(saved.held, vec![mail("a@x", "2")]);
+        let json = serde_json::to_string(&saved).unwrap();
+        let back: CapState = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, saved);
+
+        // Restarted 10 s later: 60 s of the window are left, and the cap is not reset.
+        let t1 = Instant::now();
+        let mut cap = MailCap::restore(1, window, back.clone(), t1, wall0 + 40_000);
+        assert_eq!(cap.held(), 1);
+        assert_eq!(cap.deadline(), Some(t1 + Duration::from_secs(60)));
+        assert!(
+            cap.admit(mail("a@x", "3"), t1).is_held(),
+            "still over the cap"
+        );
+        assert!(due(&mut cap, t1 + Duration::from_secs(59)).is_empty());
+        let d = due(&mut cap, t1 + Duration::from_secs(60));
+        assert_eq!(d.len(), 1);
+        assert!(
+            d[0].subject.contains("digest of 2 held"),
+            "{}",
+            d[0].subject
+        );
+        assert!(d[0].body.contains("--- 1. 2\n") && d[0].body.contains("--- 2. 3\n"));
+
+        // Down past the window's end: the digest is due at once.
+        let cap = MailCap::restore(1, window, back.clone(), t1, wall0 + 500_000);
+        assert_eq!(cap.deadline(), Some(t1));
+        // The wall clock set back (no clock battery): never more than a window.
+        let cap = MailCap::restore(1, window, back, t1, 0);
+        assert_eq!(cap.deadline(), Some(t1 + window));
+    }
+
+    #[test]
+    fn past_max_quoted_held_mail_is_counted_per_recipient_list_and_bodies_are_cut() {
+        let mut cap = MailCap::new(1, Duration::from_secs(60));
+        let t0 = Instant::now();
+        assert!(cap.admit(mail("a@x", "0"), t0).is_send());
+        let long = Message {
+            body: "é".repeat(2 * DIGEST_BODY_CHARS),
+            ..mail("a@x", "long")
+        };
+        assert!(cap.admit(long, t0).is_held());
+        for n in 1..MAX_QUOTED {
+            assert!(cap.admit(mail("a@x", &n.to_string()), t0).is_held());
+        }
+        assert_eq!(cap.admit(mail("a@x", "x"), t0), Admitted::Counted);
+        assert_eq!(cap.admit(mail("b@x", "y"), t0), Admitted::Counted);
+        assert_eq!(cap.admit(mail("a@x", "z"), t0), Admitted::Counted);
+        let saved = cap.state(t0, 0);
+        assert_eq!(saved.held.len(), MAX_QUOTED);
+        assert_eq!(saved.held[0].body.chars().count(), DIGEST_BODY_CHARS);
+        assert_eq!(
+            saved.unquoted,
+            vec![
+                Unquoted {
+                    to: vec!["a@x".into()],
+                    count: 2
+                },
+                Unquoted {
+                    to: vec!["b@x".into()],
+                    count: 1
+                }
+            ]
+        );
+        assert_eq!(cap.held(), MAX_QUOTED as u64 + 3);
+        let d = drain(&mut cap);
+        assert_eq!(d.len(), 2);
+        assert!(d[0]
+            .subject
+            .contains(&format!("digest of {} held", MAX_QUOTED + 2)));
+        assert!(
+            d[0].body.contains("2 of them are not quoted here"),
+            "{}",
+            d[0].body
+        );
+        assert!(
+            d[1].subject.contains("digest of 1 held"),
+            "{}",
+            d[1].subject
+        );
+        assert!(!d[1].body.contains("--- 1."), "{}", d[1].body);
+    }
+
+    #[test]
+    fn a_digest_that_cannot_be_queued_stays_held_and_is_tried_again_later() {
+        let mut cap = MailCap::new(1, Duration::from_secs(100));
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        assert!(cap.admit(mail("a@x", "1"), at(0)).is_send());
+        assert!(cap.admit(mail("a@x", "2"), at(1)).is_held());
+        assert!(cap.admit(mail("b@x", "3"), at(2)).is_held());
+        // The spool takes b's digest and refuses a's.
+        let mut tried = Vec::new();
+        assert!(cap.due(at(100), "pi", |m| {
+            tried.push(m.to.clone());
+            m.to == ["b@x"]
+        }));
+        assert_eq!(tried, [vec!["a@x".to_string()], vec!["b@x".to_string()]]);
+        assert_eq!(cap.held(), 1, "a's mail is still held");
+        assert_eq!(cap.deadline(), Some(at(100) + DIGEST_RETRY));
+        assert!(
+            cap.admit(mail("a@x", "4"), at(110)).is_held(),
+            "no new window yet"
+        );
+        let d = due(&mut cap, at(100) + DIGEST_RETRY);
+        assert_eq!(d.len(), 1);
+        assert!(
+            d[0].subject.contains("digest of 2 held"),
+            "{}",
+            d[0].subject
+        );
+        assert_eq!(cap.deadline(), None);
+        assert!(!cap.drain("pi", |_| true), "nothing held");
     }
 }

@@ -10,10 +10,17 @@
 //! and logged, so a storm cannot make threads without bound. The thread sleeps in
 //! the channel receive; its only timer is the end of the mail cap's window while
 //! mail is held for the digest, so an idle daemon does not wake.
+//!
+//! The cap (held mail, the window's end and count) is saved in the state dir on
+//! every change ([`held`]) and loaded at start: a kill -9 loses no held mail
+//! and a restart does not reset the cap. A digest is queued in the outbox
+//! before the emptied cap is saved, so a crash between the two sends the
+//! digest twice rather than never (at least once, as the outbox is).
 
 pub mod api;
 pub mod config;
 pub mod engine;
+pub mod held;
 
 use crate::email::{Mailer, Message};
 use crate::events::{self, Bus, Event, Numbered, Ring};
@@ -21,9 +28,10 @@ use crate::gpio::Gpio;
 use crate::metrics::{Kind, Writer};
 use crate::supervisor::Supervisor;
 use config::{Action, Rule};
-use engine::{Engine, MailCap, Outcome, Values};
+use engine::{Admitted, Engine, MailCap, Outcome, Values};
 use serde::Serialize;
 use serde_json::{json, Value};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -41,6 +49,10 @@ const EVENT_RING: usize = 500;
 const LOG_TAIL_LINES: usize = 20;
 /// ... read from at most this many bytes of its end.
 const LOG_TAIL_BYTES: u64 = 4096;
+/// A held mail past [`engine::MAX_QUOTED`] only adds to a count: that change is
+/// saved at most this often, so that a storm does not rewrite the file for each
+/// mail (a crash may lose the count of the last few, never a quoted mail).
+const COUNT_SAVE_EVERY: Duration = Duration::from_secs(30);
 
 /// What the rules act on.
 pub struct Actuators {
@@ -107,7 +119,7 @@ struct Shared {
     whens: Vec<Value>,
     stats: Mutex<Vec<RuleStats>>,
     events: Ring<RuleEvent>,
-    cap: Mutex<MailCap>,
+    cap: Mutex<SavedCap>,
     running: AtomicUsize,
     stopping: AtomicBool,
 }
@@ -117,7 +129,7 @@ impl Shared {
         self.stats.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn cap(&self) -> MutexGuard<'_, MailCap> {
+    fn cap(&self) -> MutexGuard<'_, SavedCap> {
         self.cap.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -141,6 +153,105 @@ impl Shared {
             trigger: trigger.clone(),
             error,
         });
+    }
+}
+
+/// The mail cap and its file: every change is saved before the lock is let go.
+struct SavedCap {
+    cap: MailCap,
+    path: PathBuf,
+    saved_at: Option<Instant>,
+}
+
+impl SavedCap {
+    /// The saved cap in `state_dir` under the config's limits, or an empty one
+    /// (a file that cannot be read is reported, and moved aside if corrupt).
+    fn load(email: &crate::email::config::EmailConfig, state_dir: &std::path::Path) -> SavedCap {
+        let path = held::path(state_dir);
+        let window = Duration::from_secs(email.cap_window_s);
+        let cap = match held::load(&path) {
+            Ok(Some(state)) => {
+                let cap = MailCap::restore(
+                    email.max_per_hour,
+                    window,
+                    state,
+                    Instant::now(),
+                    events::now_ms(),
+                );
+                if cap.held() > 0 {
+                    log::info!(
+                        "rules: {} held rule mail(s) loaded for the digest",
+                        cap.held()
+                    );
+                }
+                cap
+            }
+            Ok(None) => MailCap::new(email.max_per_hour, window),
+            Err(e) => {
+                log::error!("rules: {e}; starting with an empty mail cap");
+                MailCap::new(email.max_per_hour, window)
+            }
+        };
+        SavedCap {
+            cap,
+            path,
+            saved_at: None,
+        }
+    }
+
+    fn save(&mut self, now: Instant) {
+        let state = self.cap.state(now, events::now_ms());
+        if let Err(e) = held::save(&self.path, &state) {
+            log::warn!("rules: cannot save the mail cap: {e}; a crash now may lose held mail");
+        }
+        self.saved_at = Some(now);
+    }
+
+    /// One rule mail through the cap: `Some` to send it now.
+    fn admit(&mut self, message: Message, now: Instant) -> Option<Message> {
+        let admitted = self.cap.admit(message, now);
+        let stale = self
+            .saved_at
+            .is_none_or(|t| now.saturating_duration_since(t) >= COUNT_SAVE_EVERY);
+        if admitted != Admitted::Counted || stale {
+            self.save(now);
+        }
+        match admitted {
+            Admitted::Send(m) => Some(m),
+            Admitted::Held | Admitted::Counted => None,
+        }
+    }
+
+    /// The digests due at `now` queued, then the cap saved (never the other
+    /// way round: a crash between the two sends a digest twice, not never).
+    fn queue_due(&mut self, mailer: &Mailer, now: Instant) {
+        if self
+            .cap
+            .due(now, &hostname(), |d| enqueue_digest(mailer, d))
+        {
+            self.save(now);
+        }
+    }
+
+    /// Everything held queued now, then the cap saved.
+    fn queue_all(&mut self, mailer: &Mailer) {
+        if self.cap.drain(&hostname(), |d| enqueue_digest(mailer, d)) {
+            self.save(Instant::now());
+        }
+    }
+}
+
+/// A digest into the outbox (a spool write, not an SMTP exchange): whether it
+/// was taken. One refused (a full spool or disk) stays held for a retry.
+fn enqueue_digest(mailer: &Mailer, digest: Message) -> bool {
+    match mailer.enqueue(digest) {
+        Ok(_) => true,
+        Err(e) => {
+            log::warn!(
+                "rules: the digest of held mail could not be queued ({e}); kept for a retry"
+            );
+            false
+        }
     }
 }
 
@@ -184,10 +295,7 @@ impl Rules {
             whens,
             stats: Mutex::new(vec![RuleStats::default(); n]),
             events: Ring::new(EVENT_RING),
-            cap: Mutex::new(MailCap::new(
-                email.max_per_hour,
-                Duration::from_secs(email.cap_window_s),
-            )),
+            cap: Mutex::new(SavedCap::load(email, &config.state_dir)),
             running: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
         });
@@ -201,6 +309,9 @@ impl Rules {
                 .spawn(move || run(&s, engine, rx))
                 .map_err(|e| format!("cannot start the rules thread: {e}"))?;
             thread = Some(handle);
+        } else {
+            // Held by rules since removed: no thread will wait for their window.
+            shared.cap().queue_all(&shared.actuators.mailer);
         }
         Ok(Arc::new(Rules { shared, thread }))
     }
@@ -238,11 +349,7 @@ impl Rules {
     /// and queue the held mail's digests while the outbox still takes them.
     pub fn shutdown(&self) {
         self.shared.stopping.store(true, Ordering::SeqCst);
-        for digest in self.shared.cap().drain(&hostname()) {
-            if let Err(e) = self.shared.actuators.mailer.enqueue(digest) {
-                log::warn!("rules: the digest of held mail could not be queued: {e}");
-            }
-        }
+        self.shared.cap().queue_all(&self.shared.actuators.mailer);
     }
 
     /// Prometheus families: firings, suppressions, drops and failed actions by rule.
@@ -277,7 +384,7 @@ impl Rules {
                 f.sample(&[("rule", &rule.name)], get(s));
             }
         }
-        let held = self.shared.cap().held();
+        let held = self.shared.cap().cap.held();
         out.family(
             "pistack_rule_mail_held",
             Kind::Gauge,
@@ -294,18 +401,14 @@ fn hostname() -> String {
 /// The rules thread: events and the digest timer until the bus goes away.
 fn run(shared: &Arc<Shared>, mut engine: Engine, rx: Receiver<Event>) {
     loop {
-        let deadline = shared.cap().deadline();
+        let deadline = shared.cap().cap.deadline();
         let received = match deadline {
             Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
             None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         let now = Instant::now();
-        // Queued here: a spool write, not an SMTP exchange, and never dropped.
-        for digest in shared.cap().due(now, &hostname()) {
-            if let Err(e) = shared.actuators.mailer.enqueue(digest) {
-                log::warn!("rules: the digest of held mail could not be queued: {e}");
-            }
-        }
+        // Queued here, and never dropped.
+        shared.cap().queue_due(&shared.actuators.mailer, now);
         match received {
             Ok(event) if !shared.stopping.load(Ordering::SeqCst) => {
                 on_event(shared, &mut engine, &event, now)
