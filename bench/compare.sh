@@ -34,7 +34,9 @@ trap cleanup EXIT
 
 # --- the Python stack, by its own script -------------------------------------
 say "the Python stack (bench/python-ref/measure.sh, about a minute)"
-VENV=$venv ROUNDS=1 WRK_RUNS=1 WRK_SECS=$secs RESTARTS=2 bash "$here/python-ref/measure.sh" >"$work/python.txt" 2>&1 ||
+# On a copy: the stack writes its users, sessions, logs and results where it lies.
+cp -a "$here/python-ref" "$work/python-ref"
+VENV=$venv ROUNDS=1 WRK_RUNS=1 WRK_SECS=$secs RESTARTS=2 bash "$work/python-ref/measure.sh" >"$work/python.txt" 2>&1 ||
   { say "measure.sh failed:"; tail -20 "$work/python.txt" >&2; exit 1; }
 pyline() { sed -n "$1" "$work/python.txt" | head -1; }
 py_start=$(pyline 's/^startup .*healthy *\([0-9.]*\) s.*/\1/p')
