@@ -11,7 +11,8 @@ use super::config::LogConfig;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 /// One rotating log file. Shared (behind a mutex) by every reader of the stream,
 /// so that a leftover reader of an earlier process and the current one keep one
@@ -191,7 +192,56 @@ fn tail_of(path: &Path, n: u64) -> io::Result<Vec<u8>> {
 }
 
 /// Drain `pipe` into `log` until the last writer closes it. Runs on its own thread.
-pub fn pump(mut pipe: impl Read, log: SharedLog) {
+/// The output pumps of one process that are still running. Its exit is reported
+/// only once they are done (or after a bound), so that what it wrote last is in
+/// its logs by then: a rule's `{log_tail}` on FATAL, or a `tail` right after the
+/// exit, would miss those lines otherwise.
+#[derive(Clone)]
+pub struct Pumps(Arc<(Mutex<usize>, Condvar)>);
+
+impl Pumps {
+    pub fn new(count: usize) -> Pumps {
+        Pumps(Arc::new((Mutex::new(count), Condvar::new())))
+    }
+
+    /// One pump has read its pipe to the end (or never started).
+    pub fn done(&self) {
+        let (count, changed) = &*self.0;
+        let mut n = count.lock().unwrap_or_else(|p| p.into_inner());
+        *n = n.saturating_sub(1);
+        changed.notify_all();
+    }
+
+    /// Until every pump is done, at most `max`: a process that escaped the
+    /// group and holds the pipe open delays the exit by no more than that.
+    pub fn wait(&self, max: Duration) {
+        let (count, changed) = &*self.0;
+        let deadline = Instant::now() + max;
+        let mut n = count.lock().unwrap_or_else(|p| p.into_inner());
+        while *n > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            n = changed
+                .wait_timeout(n, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+}
+
+/// Says `done` when the pump returns, however it returns.
+struct DoneOnDrop(Pumps);
+
+impl Drop for DoneOnDrop {
+    fn drop(&mut self) {
+        self.0.done();
+    }
+}
+
+pub fn pump(mut pipe: impl Read, log: SharedLog, pumps: Pumps) {
+    let _done = DoneOnDrop(pumps);
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         match pipe.read(&mut buf) {
@@ -222,6 +272,30 @@ mod tests {
 
     fn size(p: &Path) -> u64 {
         std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+    }
+
+    #[test]
+    fn an_exit_waits_for_its_pumps_but_never_past_the_bound() {
+        let d = dir("pumps");
+        let log: SharedLog = Arc::new(Mutex::new(RotatingLog::new(
+            d.join("p.err"),
+            LogConfig {
+                max_bytes: 1 << 20,
+                backups: 0,
+            },
+        )));
+        let pumps = Pumps::new(1);
+        let (pumping, shared) = (pumps.clone(), log.clone());
+        let t = std::thread::spawn(move || pump(&b"last words\n"[..], shared, pumping));
+        pumps.wait(Duration::from_secs(10));
+        assert_eq!(log.lock().unwrap().tail(100).unwrap(), b"last words\n");
+        t.join().unwrap();
+        // A pump that never ends (the pipe held open) costs the bound, no more.
+        let stuck = Pumps::new(1);
+        let started = Instant::now();
+        stuck.wait(Duration::from_millis(50));
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(50) && waited < Duration::from_secs(5));
     }
 
     #[test]
@@ -316,7 +390,7 @@ mod tests {
     fn pump_copies_until_eof() {
         let d = dir("pump");
         let log = RotatingLog::shared(d.join("p.out"), LogConfig::default());
-        pump(&b"hello\nworld\n"[..], log.clone());
+        pump(&b"hello\nworld\n"[..], log.clone(), Pumps::new(1));
         assert_eq!(log.lock().unwrap().tail(100).unwrap(), b"hello\nworld\n");
     }
 }

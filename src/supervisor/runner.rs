@@ -31,6 +31,8 @@ use std::time::{Duration, Instant};
 
 /// Stack of the per-process helper threads: they only copy bytes or wait.
 const HELPER_STACK: usize = 64 * 1024;
+/// How long an exit waits for the process's output to be drained into its logs.
+const DRAIN_WAIT: Duration = Duration::from_millis(500);
 
 /// How long shutdown waits for one priority level beyond its `stopwaitsecs`
 /// (after SIGKILL a process in uninterruptible sleep may take a moment).
@@ -277,6 +279,8 @@ impl Runner {
         p.exit_expected = None;
         p.start_time = process::proc_stat(pid).map(|s| s.start_time).unwrap_or(0);
         let tx = self.tx.clone();
+        let pumps = logs::Pumps::new(2);
+        let drained = pumps.clone();
         let waiter = std::thread::Builder::new()
             .name(format!("wait-{pid}"))
             .stack_size(HELPER_STACK)
@@ -290,7 +294,10 @@ impl Runner {
                     }
                     Err(e) => log::error!("waiting for pid {pid} failed: {e}"),
                 }
+                // The exit's time is the leader's; its last output is in the
+                // logs before the exit is reported.
                 let at = Instant::now();
+                drained.wait(DRAIN_WAIT);
                 let _ = tx.send(Msg::Exited { index: i, pid, at });
             });
         if let Err(e) = waiter {
@@ -309,11 +316,13 @@ impl Runner {
             ),
             (Box::new(spawned.stderr), p.stderr.clone(), "err"),
         ] {
+            let pumping = pumps.clone();
             let started = std::thread::Builder::new()
                 .name(format!("{tag}-{pid}"))
                 .stack_size(HELPER_STACK)
-                .spawn(move || logs::pump(pipe, log));
+                .spawn(move || logs::pump(pipe, log, pumping));
             if let Err(e) = started {
+                pumps.done();
                 // The pipe is closed with the closure: the child gets EPIPE, not a hang.
                 log::warn!("{}: cannot start a thread for its std{tag}: {e}", p.name);
             }
