@@ -8,7 +8,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::AsRawFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What marks a temp file of [`write_atomic`]: `.<name>.tmp<pid>`.
 const TEMP_MARK: &str = ".tmp";
@@ -106,6 +106,13 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> io::Result<Option<T>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// Rename a state file that cannot be read to `<name>.json.bad`, kept for a
+/// look, so that the next write starts afresh; where it went, if the rename worked.
+pub fn move_aside(path: &Path) -> Option<PathBuf> {
+    let bad = path.with_extension("json.bad");
+    std::fs::rename(path, &bad).ok().map(|()| bad)
 }
 
 /// Create the state dir (0700) if needed.

@@ -102,11 +102,10 @@ impl Spool {
             }
             match read(&path) {
                 Ok(r) => records.push(r),
-                Err(e) => {
-                    let bad = path.with_extension("json.bad");
-                    let _ = std::fs::rename(&path, &bad);
-                    warnings.push(format!("{e}; moved to {}", bad.display()));
-                }
+                Err(e) => match store::move_aside(&path) {
+                    Some(bad) => warnings.push(format!("{e}; moved to {}", bad.display())),
+                    None => warnings.push(format!("{e}; it could not be moved aside")),
+                },
             }
         }
         records.sort_by(|a, b| a.id.cmp(&b.id));

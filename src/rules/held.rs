@@ -71,14 +71,13 @@ pub fn load(path: &Path) -> Result<Option<CapState>, HeldError> {
             })
         }
     };
-    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-        let bad = path.with_extension("json.bad");
-        HeldError::Corrupt {
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| HeldError::Corrupt {
             path: path.to_path_buf(),
             reason: e.to_string(),
-            moved_to: std::fs::rename(path, &bad).ok().map(|()| bad),
-        }
-    })
+            moved_to: store::move_aside(path),
+        })
 }
 
 /// Save `state` atomically (mode 0600: the mails may quote program logs).
